@@ -1,0 +1,43 @@
+"""Shared helpers for benchmarks: machine description and writing result tables into docs/."""
+
+from __future__ import annotations
+
+import os
+import platform
+import shlex
+import sys
+from datetime import date
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = os.environ.get("VAELAB_DATA_DIR", str(REPO.parent / "shared" / "data"))
+
+
+def machine() -> str:
+    """One line naming the CPU (or GPU), core count and torch version."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+            f"{gpu}, Python {platform.python_version()}")
+
+
+def command_line() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
+
+
+def write_section(path: Path, title: str, lines: list[str]) -> None:
+    """Write a markdown result file: title, date, machine, command, then ``lines``."""
+    text = [f"## {title}", "", f"- date: {date.today().isoformat()}", f"- machine: {machine()}",
+            f"- command: `{command_line()}`", "", *lines, ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(text))
+    print(f"wrote {path}")

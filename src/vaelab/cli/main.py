@@ -1,0 +1,50 @@
+"""The ``vaelab`` command: a thin layer that parses options and calls the importable modules.
+
+Errors caused by the user's input (VaelabError) are printed as one line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from vaelab.cli import demo, train_cmd
+from vaelab.errors import VaelabError
+
+COMMANDS = (train_cmd, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vaelab import __version__
+    from vaelab.data import DATASETS
+
+    parser = argparse.ArgumentParser(
+        prog="vaelab", description="Variational auto-encoders: train, measure and look at them.")
+    parser.add_argument("--version", action="version", version=f"vaelab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.add_parser(sub)
+    datasets = sub.add_parser("datasets", help="list the named data sets")
+    datasets.set_defaults(func=lambda args: print("\n".join(f"{k:16s} {v}" for k, v in DATASETS.items())))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except VaelabError as exc:
+        print(f"vaelab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vaelab: interrupted (the last finished epoch is checkpointed; continue with --resume)",
+              file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Decoder likelihoods p(x|z) as torch.distributions objects over the flattened pixels (..., D).
+
+The decoder network outputs unconstrained numbers; a head turns them into a distribution:
+Bernoulli logits for binary pixels, a Gaussian with sigmoid mean and learned log-variance, or a
+continuous Bernoulli for grayscale values in [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Bernoulli, ContinuousBernoulli, Distribution, Independent, Normal
+
+from vaelab.errors import ConfigError
+
+
+def check_likelihood(likelihood: str, data_kind: str) -> None:
+    """Refuse a Bernoulli likelihood on non-binary data: its 'log-likelihood' would not be one."""
+    if likelihood == "bernoulli" and data_kind != "binary":
+        raise ConfigError(
+            "a bernoulli likelihood needs binary pixels (0 or 1) but this data set is continuous grayscale: "
+            "use --likelihood gaussian or continuous-bernoulli, or binarize the data (--binarize threshold|dynamic)"
+        )
+
+
+def default_likelihood(data_kind: str) -> str:
+    """Bernoulli for binary data, Gaussian (sigmoid mean, learned per-pixel variance) for grayscale."""
+    return "bernoulli" if data_kind == "binary" else "gaussian"
+
+
+class LikelihoodHead(nn.Module):
+    """Turns decoder outputs (..., n_params * D) into p(x|z) = Independent(..., 1) over D pixels."""
+
+    def __init__(self, likelihood: str, data_dim: int, gaussian_variance: str = "pixel",
+                 min_log_variance: float = -7.0):
+        super().__init__()
+        self.likelihood = likelihood
+        self.data_dim = data_dim
+        self.network_variance = likelihood == "gaussian" and gaussian_variance == "network"
+        self.min_log_variance = float(min_log_variance)
+        if likelihood == "gaussian" and not self.network_variance:
+            self.log_variance = nn.Parameter(torch.full((data_dim,), -2.0))  # learned log sigma^2 per pixel (init sigma ~ 0.37)
+        self.n_params = 2 if self.network_variance else 1
+
+    def _log_variance(self, out: torch.Tensor) -> torch.Tensor:
+        raw = out[..., self.data_dim:] if self.network_variance else self.log_variance
+        floor = self.min_log_variance
+        return floor + F.softplus(raw - floor)  # smooth floor: log sigma^2 > min_log_variance
+
+    def forward(self, out: torch.Tensor) -> Distribution:
+        """p(x|z) for decoder output ``out`` (..., n_params * D); batch shape (...), event shape (D,)."""
+        if self.likelihood == "bernoulli":
+            return Independent(Bernoulli(logits=out, validate_args=False), 1)
+        if self.likelihood == "continuous-bernoulli":
+            return Independent(ContinuousBernoulli(logits=out, validate_args=False), 1)
+        mean = torch.sigmoid(out[..., : self.data_dim])
+        std = torch.exp(0.5 * self._log_variance(out)).expand_as(mean)
+        return Independent(Normal(mean, std, validate_args=False), 1)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        """E[x|z] (..., D), in [0, 1] for every likelihood here."""
+        if self.likelihood == "bernoulli":
+            return torch.sigmoid(out)
+        if self.likelihood == "gaussian":
+            return torch.sigmoid(out[..., : self.data_dim])
+        return ContinuousBernoulli(logits=out, validate_args=False).mean

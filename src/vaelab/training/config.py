@@ -1,0 +1,107 @@
+"""Training configuration: one dataclass, saved as config.json in the run directory.
+
+Re-running ``vaelab train --config RUN/config.json`` reproduces the run: it holds the data set, the
+model, the optimiser settings and the seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from vaelab.errors import ConfigError
+from vaelab.models.config import ModelConfig
+from vaelab.models.likelihoods import check_likelihood, default_likelihood
+
+BINARIZATIONS = ("none", "threshold", "dynamic")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``vaelab train`` needs. ``likelihood=None`` picks Bernoulli for binary data and a
+    Gaussian for grayscale; the resolved value is what config.json records."""
+
+    # data
+    dataset: str = "binarized-mnist"
+    data_dir: str | None = None
+    binarize: str | None = None  # none | threshold | dynamic (grayscale data sets only)
+    labels: str | None = None  # labels file for the user's own arrays
+    image_size: tuple[int, int] | None = None  # resize an image folder to (H, W)
+    split_seed: int = 0
+    train_subset: int | None = None  # use only this many (seeded random) training examples
+    # model
+    model: str = "vae"  # vae | ae
+    arch: str = "mlp"
+    latent_dim: int = 32
+    hidden: tuple[int, ...] = (512, 512)
+    activation: str = "relu"
+    likelihood: str | None = None
+    gaussian_variance: str = "pixel"
+    conv_channels: tuple[int, ...] = (32, 64)
+    # optimisation
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    samples: int = 1  # L, Monte-Carlo samples of z per example
+    beta: float = 1.0  # KL weight; 1 is the ELBO
+    warmup_epochs: float = 0.0  # linear KL warm-up from 0 to beta over this many epochs
+    patience: int | None = None  # early stopping: epochs without a better valid ELBO
+    seed: int = 0
+    device: str = "auto"
+    eval_batch_size: int = 1000
+    out: str | None = None  # run directory; default runs/<dataset>-<model>-<time>
+
+    def __post_init__(self) -> None:
+        self.hidden = tuple(int(v) for v in self.hidden)
+        self.conv_channels = tuple(int(v) for v in self.conv_channels)
+        if self.image_size is not None:
+            self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ConfigError (one line) for values that cannot work."""
+        if self.binarize is not None and self.binarize not in BINARIZATIONS:
+            raise ConfigError(f"unknown binarize {self.binarize!r}: expected one of {', '.join(BINARIZATIONS)}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"unknown device {self.device!r}: expected one of {', '.join(DEVICES)}")
+        for name in ("epochs", "batch_size", "samples", "latent_dim", "eval_batch_size"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not self.beta >= 0:
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        if not self.warmup_epochs >= 0:
+            raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        if self.train_subset is not None and self.train_subset < 1:
+            raise ConfigError(f"train_subset must be >= 1 examples, got {self.train_subset}")
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError(f"patience must be >= 1 epochs, got {self.patience}")
+        # model fields are checked by ModelConfig once the data shape is known
+        ModelConfig(model=self.model, arch=self.arch, latent_dim=self.latent_dim, hidden=self.hidden,
+                    activation=self.activation, likelihood=self.likelihood or "bernoulli",
+                    gaussian_variance=self.gaussian_variance, conv_channels=self.conv_channels)
+
+    def model_config(self, image_shape: tuple[int, int, int], data_kind: str) -> ModelConfig:
+        """The network for data of ``image_shape`` and ``data_kind``; refuses Bernoulli on grayscale."""
+        likelihood = self.likelihood or default_likelihood(data_kind)
+        check_likelihood(likelihood, data_kind)
+        return ModelConfig(image_shape=image_shape, model=self.model, arch=self.arch, latent_dim=self.latent_dim,
+                           hidden=self.hidden, activation=self.activation, likelihood=likelihood,
+                           gaussian_variance=self.gaussian_variance, conv_channels=self.conv_channels)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("hidden", "conv_channels", "image_size"):
+            if d[k] is not None:
+                d[k] = list(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown training config keys {sorted(unknown)}; expected some of {sorted(known)}")
+        return cls(**d)

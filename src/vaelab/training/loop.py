@@ -1,0 +1,283 @@
+"""The training loop: Adam on the negative ELBO, validation every epoch, best and last checkpoints.
+
+The whole data set sits in one tensor on the device; a batch is an index slice of a per-epoch
+permutation (no DataLoader, no per-example Python). Every epoch ends with: validation ELBO,
+metrics.jsonl, model.safetensors when the validation ELBO improved, and last.safetensors, so a run
+killed at any point resumes from its last finished epoch and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+import vaelab
+from vaelab.data import load_dataset
+from vaelab.data.dataset import Dataset
+from vaelab.errors import ConfigError, TrainingDiverged, VaelabError
+from vaelab.evaluation import evaluate
+from vaelab.models import build_model
+from vaelab.training.checkpoint import (BEST, LAST, load_training_state, load_weights, save_training_state,
+                                       save_weights)
+from vaelab.training.config import TrainConfig
+from vaelab.training.run import CONFIG, METRICS, RESULTS, Run, read_config, read_metrics
+from vaelab.utils.atomic import write_json_atomic, write_text_atomic
+
+CHECK_EVERY = 50  # steps between NaN checks and progress-bar updates
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for, but no CUDA GPU is available: use --device cpu or auto")
+    return torch.device(name)
+
+
+def load_data(config: TrainConfig) -> Dataset:
+    """The data set named by the config (downloading only what is missing)."""
+    data = load_dataset(config.dataset, data_dir=config.data_dir, binarize=config.binarize, labels=config.labels,
+                        image_size=config.image_size, split_seed=config.split_seed)
+    if config.train_subset is not None:
+        data.limit_train(config.train_subset, seed=config.split_seed)
+    return data
+
+
+def default_run_dir(config: TrainConfig) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = Path(config.dataset).stem if ("/" in config.dataset or "." in config.dataset) else config.dataset
+    return Path("runs") / f"{name}-{config.model}-{stamp}"
+
+
+def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
+    """Adam with default betas; the fused kernel (one pass over all parameters) where torch has it."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError):  # fused Adam not available for this device or torch build
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def kl_weight(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """beta, ramped linearly from 0 over ``warmup_epochs`` (then the loss is the negative ELBO again)."""
+    if config.warmup_epochs <= 0:
+        return config.beta
+    return config.beta * min(1.0, step / (config.warmup_epochs * steps_per_epoch))
+
+
+def _rng_state(data_gen: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    state = {"torch": torch.get_rng_state(), "data": data_gen.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict[str, torch.Tensor], data_gen: torch.Generator, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    data_gen.set_state(state["data"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    write_text_atomic(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet: bool = False) -> Run:
+    """Train (or, with ``resume``, continue) a run; returns the Run with the best weights loaded.
+
+    With ``resume`` the run directory's config.json is used; ``config`` may then override only
+    ``epochs`` and ``patience`` (e.g. to train longer).
+    """
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    if resume is not None:
+        run_dir = Path(resume)
+        saved, _, _ = read_config(run_dir)
+        saved.epochs, saved.patience = config.epochs, config.patience
+        config = saved
+    else:
+        run_dir = Path(config.out) if config.out else default_run_dir(config)
+        config.out = str(run_dir)
+    device = resolve_device(config.device)
+
+    # --- data, model, optimiser --------------------------------------------------------------
+    torch.manual_seed(config.seed)
+    data = load_data(config)
+    model_config = config.model_config(data.image_shape, data.kind)
+    model = build_model(model_config).to(device)
+    optimizer = make_optimizer(model, config.lr)
+    train_x = data.train.to(device)  # (N, C, H, W), the whole split in one tensor
+    valid_x = data.valid.to(device)
+    n_train = train_x.shape[0]
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    data_gen = torch.Generator().manual_seed(config.seed)  # epoch permutations (CPU, cheap)
+    _sanity_check(model, train_x[: min(8, n_train)], config)
+
+    # --- run directory: fresh or resumed -----------------------------------------------------
+    start_epoch, step, best, bad_epochs = 0, 0, -math.inf, 0
+    if resume is not None and (run_dir / LAST).is_file():
+        rng, meta = load_training_state(run_dir / LAST, model, optimizer)
+        _set_rng_state(rng, data_gen, device)
+        start_epoch, step, best, bad_epochs = meta["epoch"], meta["step"], meta["best"], meta["bad_epochs"]
+        records = [r for r in read_metrics(run_dir) if r["epoch"] <= start_epoch]
+    else:
+        if resume is None and (run_dir / LAST).exists():
+            raise VaelabError(f"{run_dir} already holds a run: use --resume {run_dir} to continue it, "
+                              "or --out for a new directory")
+        records = []
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_doc = {"vaelab_version": vaelab.__version__, "train": config.to_dict(),
+                  "model": model_config.to_dict(),
+                  "data": {"name": data.name, "kind": data.kind, "image_shape": list(data.image_shape),
+                           "n_train": n_train, "n_valid": valid_x.shape[0], "n_test": data.test.shape[0],
+                           "dynamic_binarization": data.dynamic_binarization,
+                           "class_names": data.class_names, "source": data.source}}
+    write_json_atomic(run_dir / CONFIG, config_doc)
+    _write_metrics(run_dir, records)
+    log = _Logger(quiet)
+    log.line(f"vaelab: {model_config.model} on {data.name} {tuple(data.image_shape)} ({n_train} train), "
+             f"{model_config.likelihood} likelihood, {sum(p.numel() for p in model.parameters())} parameters, "
+             f"device {device}; run directory {run_dir}")
+
+    # --- epochs ---------------------------------------------------------------------------------
+    stopped_early = False
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n_train, generator=data_gen).to(device)  # (N,)
+        sums = torch.zeros(3, device=device, dtype=torch.float64)  # running sums of the per-example metrics
+        names: list[str] | None = None
+        bar = log.bar(steps_per_epoch, f"epoch {epoch}/{config.epochs}")
+        for i in range(steps_per_epoch):
+            idx = perm[i * config.batch_size:(i + 1) * config.batch_size]  # (B,)
+            x = train_x[idx]  # (B, C, H, W)
+            if data.dynamic_binarization:
+                x = torch.bernoulli(x)  # a fresh binarization each time an image is seen
+            out = model(x, samples=config.samples, beta=kl_weight(config, step, steps_per_epoch))
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            optimizer.step()
+            step += 1
+            with torch.no_grad():
+                metrics = out.metrics()
+                names = names or list(metrics)
+                sums[: len(names)] += torch.stack([v.sum() for v in metrics.values()]).double()
+            if (i + 1) % CHECK_EVERY == 0 or i + 1 == steps_per_epoch:
+                loss = float(out.loss.detach())
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss became {loss} at epoch {epoch}, step {step}: training stopped; the last good "
+                        f"checkpoint is in {run_dir} (try a lower --lr, or a Gaussian likelihood's variance floor)")
+                seen = min((i + 1) * config.batch_size, n_train)
+                bar.update(i + 1, {names[0]: float(sums[0]) / seen,
+                                   "ex/s": seen / (time.perf_counter() - t0)})
+        bar.close()
+        train_seconds = time.perf_counter() - t0
+        train_metrics = {f"train_{k}": float(sums[j]) / n_train for j, k in enumerate(names or [])}
+        valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed)
+        objective = valid["elbo"] if "elbo" in valid else valid["reconstruction"]
+        improved = objective > best
+        if improved:
+            best, bad_epochs = objective, 0
+        else:
+            bad_epochs += 1
+        record = {"epoch": epoch, "step": step, **train_metrics,
+                  **{f"valid_{k}": v for k, v in valid.items() if k != "n"},
+                  "beta": kl_weight(config, step, steps_per_epoch), "seconds": train_seconds,
+                  "examples_per_second": n_train / train_seconds,
+                  "epoch_seconds": time.perf_counter() - t0, "best": improved}
+        records.append(record)
+        _write_metrics(run_dir, records)
+        if improved:
+            save_weights(run_dir / BEST, model, {"epoch": epoch, "valid_objective": objective,
+                                                 "model": model_config.to_dict()})
+        save_training_state(run_dir / LAST, model, optimizer, _rng_state(data_gen, device),
+                            {"epoch": epoch, "step": step, "best": best, "bad_epochs": bad_epochs,
+                             "config": config.to_dict()})
+        log.line(_epoch_line(record, config.epochs))
+        if config.patience is not None and bad_epochs >= config.patience:
+            log.line(f"early stopping: no better valid objective for {bad_epochs} epochs")
+            stopped_early = True
+            break
+
+    # --- final: best model on the test split ----------------------------------------------------
+    load_weights(run_dir / BEST, model)
+    test = evaluate(model, data.test.to(device), batch_size=config.eval_batch_size, seed=config.seed)
+    results = {"split": "test", **test, "best_epoch": max(r["epoch"] for r in records if r["best"]),
+               "epochs_run": len(records), "stopped_early": stopped_early}
+    write_json_atomic(run_dir / RESULTS, results)
+    log.line(_results_line(results))
+    model.eval()
+    return Run(run_dir=run_dir, config=config, model_config=model_config, model=model, metrics=records,
+               results=results, data_info=config_doc["data"])
+
+
+def _sanity_check(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) -> None:
+    """One forward pass before training (pythae): a model that outputs NaN on real data fails at once."""
+    gen = torch.Generator(device=x.device).manual_seed(config.seed)
+    with torch.no_grad():
+        out = model(x, samples=1, generator=gen)
+    if not torch.isfinite(out.loss):
+        raise TrainingDiverged(f"the untrained model gives a non-finite loss ({float(out.loss)}) on the first "
+                               "examples: check the data for NaN/inf values and the likelihood choice")
+
+
+def _epoch_line(r: dict[str, Any], epochs: int) -> str:
+    if "valid_elbo" in r:
+        body = (f"train ELBO {r['train_elbo']:.2f}  valid ELBO {r['valid_elbo']:.2f} "
+                f"(rec {r['valid_reconstruction']:.2f}, KL {r['valid_kl']:.2f})")
+    else:
+        body = (f"train log p(x|z) {r['train_reconstruction']:.2f}  "
+                f"valid log p(x|z) {r['valid_reconstruction']:.2f}")
+    star = " *" if r["best"] else ""
+    return (f"epoch {r['epoch']:>3}/{epochs}  {body} nats  {r['seconds']:.1f}s "
+            f"({r['examples_per_second']:.0f} ex/s){star}")
+
+
+def _results_line(r: dict[str, Any]) -> str:
+    if "elbo" in r:
+        return (f"test ELBO {r['elbo']:.2f} ± {r['elbo_stderr']:.2f} nats per example "
+                f"(reconstruction {r['reconstruction']:.2f}, KL {r['kl']:.2f}), best epoch {r['best_epoch']}")
+    return (f"test reconstruction log p(x|z) {r['reconstruction']:.2f} nats per example "
+            f"(autoencoder: no ELBO), best epoch {r['best_epoch']}")
+
+
+class _Logger:
+    """A tqdm bar per epoch and one summary line per epoch; ``quiet`` keeps only the lines (for logs)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def line(self, text: str) -> None:
+        if self.quiet:
+            print(text, flush=True)
+        else:
+            tqdm.write(text, file=sys.stderr)
+
+    def bar(self, total: int, desc: str) -> "_Bar":
+        return _Bar(None if self.quiet else tqdm(total=total, desc=desc, leave=False, unit="step",
+                                                 file=sys.stderr, dynamic_ncols=True))
+
+
+class _Bar:
+    def __init__(self, bar: tqdm | None):
+        self.bar, self.n = bar, 0
+
+    def update(self, n: int, postfix: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.update(n - self.n)
+            self.bar.set_postfix({k: f"{v:.1f}" for k, v in postfix.items()}, refresh=False)
+        self.n = n
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

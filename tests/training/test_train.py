@@ -1,0 +1,130 @@
+"""The training loop: run directory contents, exact resume, NaN guard, warm-up, early stopping."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import vaelab
+from vaelab.errors import TrainingDiverged, VaelabError
+from vaelab.training import TrainConfig, train
+from vaelab.training.loop import kl_weight
+
+SMALL = dict(dataset="digits", hidden=(32,), latent_dim=3, batch_size=64, device="cpu")
+
+
+def test_run_directory_holds_complete_config_weights_and_metrics(tmp_path):
+    run = train(TrainConfig(**SMALL, epochs=2, out=str(tmp_path / "r")), quiet=True)
+    files = {p.name for p in run.run_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "last.safetensors", "metrics.jsonl", "results.json"} <= files
+    assert not [f for f in files if f.endswith(".tmp")]  # atomic writes leave no temp files
+    doc = json.loads((run.run_dir / "config.json").read_text())
+    assert doc["train"]["epochs"] == 2 and doc["model"]["likelihood"] == "gaussian"  # resolved default
+    assert doc["model"]["image_shape"] == [1, 8, 8] and doc["data"]["kind"] == "continuous"
+    lines = [json.loads(l) for l in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2]
+    for key in ("train_elbo", "train_kl", "train_reconstruction", "valid_elbo", "valid_kl", "seconds",
+                "examples_per_second"):
+        assert math.isfinite(lines[-1][key])
+    assert lines[-1]["valid_elbo"] == pytest.approx(lines[-1]["valid_reconstruction"] - lines[-1]["valid_kl"])
+    assert lines[-1]["train_kl"] > 0
+    last = load_file(str(run.run_dir / "last.safetensors"))
+    assert any(k.startswith("optim.") for k in last) and "rng.torch" in last and "rng.data" in last
+
+
+def test_config_json_reproduces_the_run(tmp_path):
+    a = train(TrainConfig(**SMALL, epochs=2, seed=3, out=str(tmp_path / "a")), quiet=True)
+    doc = json.loads((a.run_dir / "config.json").read_text())
+    b = train(TrainConfig.from_dict({**doc["train"], "out": str(tmp_path / "b")}), quiet=True)
+    wa, wb = load_file(str(a.run_dir / "model.safetensors")), load_file(str(b.run_dir / "model.safetensors"))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert a.results["elbo"] == b.results["elbo"]
+
+
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
+    full = train(TrainConfig(**SMALL, epochs=4, out=str(tmp_path / "full")), quiet=True)
+    part = train(TrainConfig(**SMALL, epochs=2, out=str(tmp_path / "part")), quiet=True)
+    resumed = train(TrainConfig(epochs=4), resume=part.run_dir, quiet=True)
+    for name in ("last.safetensors", "model.safetensors"):
+        wa, wb = load_file(str(full.run_dir / name)), load_file(str(resumed.run_dir / name))
+        assert all(torch.equal(wa[k], wb[k]) for k in wa), name
+    assert [r["valid_elbo"] for r in full.metrics] == [r["valid_elbo"] for r in resumed.metrics]
+
+
+def test_load_gives_back_the_model_with_the_same_test_elbo(tmp_path):
+    run = train(TrainConfig(**SMALL, epochs=2, out=str(tmp_path / "r")), quiet=True)
+    loaded = vaelab.load(run.run_dir)
+    data = vaelab.load_dataset("digits")
+    from vaelab.evaluation import evaluate
+
+    again = evaluate(loaded.model, data.test, seed=run.config.seed)
+    assert again["elbo"] == pytest.approx(run.results["elbo"], abs=1e-9)
+    assert loaded.config.epochs == 2 and loaded.model_config.latent_dim == 3
+
+
+def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from vaelab.models import VAE
+
+    real = VAE.elbo
+    calls = {"n": 0}
+
+    def poisoned(self, x, *args, **kwargs):
+        out = real(self, x, *args, **kwargs)
+        if self.training:
+            calls["n"] += 1
+            if calls["n"] > 25:  # epoch 1 has 20 steps of 64 on 1257 digits; poison epoch 2
+                out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(VAE, "elbo", poisoned)
+    monkeypatch.setattr(VAE, "forward", poisoned)
+    with pytest.raises(TrainingDiverged, match="loss became nan at epoch 2"):
+        train(TrainConfig(**SMALL, epochs=3, out=str(tmp_path / "r")), quiet=True)
+    monkeypatch.undo()
+    last = load_file(str(tmp_path / "r" / "last.safetensors"))
+    assert all(torch.isfinite(v).all() for k, v in last.items() if k.startswith("model."))
+    loaded = vaelab.load(tmp_path / "r")
+    assert [r["epoch"] for r in loaded.metrics] == [1]
+
+
+def test_kl_warmup_is_linear_then_beta():
+    cfg = TrainConfig(warmup_epochs=2, beta=1.0)
+    assert kl_weight(cfg, 0, 100) == 0.0
+    assert kl_weight(cfg, 100, 100) == pytest.approx(0.5)
+    assert kl_weight(cfg, 200, 100) == 1.0 and kl_weight(cfg, 1000, 100) == 1.0
+    assert kl_weight(TrainConfig(beta=0.5), 3, 100) == 0.5
+
+
+def test_early_stopping_with_patience(tmp_path, monkeypatch):
+    import vaelab.training.loop as loop
+
+    real = loop.evaluate
+    scores = iter([-10.0, -5.0, -6.0, -7.0, -8.0, -9.0])
+
+    def fake(model, x, **kw):
+        out = real(model, x, **kw)
+        if x.shape[0] == 270 and kw.get("batch_size") and not fake.final:
+            out["elbo"] = next(scores)
+        return out
+
+    fake.final = False
+    monkeypatch.setattr(loop, "evaluate", fake)
+    run = train(TrainConfig(**SMALL, epochs=6, patience=2, out=str(tmp_path / "r")), quiet=True)
+    assert [r["epoch"] for r in run.metrics] == [1, 2, 3, 4]
+    assert run.results["stopped_early"] and run.results["best_epoch"] == 2
+
+
+def test_starting_a_new_run_in_an_existing_run_directory_is_refused(tmp_path):
+    train(TrainConfig(**SMALL, epochs=1, out=str(tmp_path / "r")), quiet=True)
+    with pytest.raises(VaelabError, match="already holds a run: use --resume"):
+        train(TrainConfig(**SMALL, epochs=1, out=str(tmp_path / "r")), quiet=True)
+
+
+def test_autoencoder_baseline_trains_and_reports_reconstruction_only(tmp_path):
+    run = train(TrainConfig(**SMALL, model="ae", epochs=2, out=str(tmp_path / "ae")), quiet=True)
+    assert "elbo" not in run.results and math.isfinite(run.results["reconstruction"])
+    assert "valid_reconstruction" in run.metrics[-1] and "valid_kl" not in run.metrics[-1]
