@@ -118,3 +118,14 @@ def test_bernoulli_refused_on_grayscale():
         check_likelihood("bernoulli", "continuous")
     check_likelihood("bernoulli", "binary")
     check_likelihood("gaussian", "continuous")
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "continuous-bernoulli"])
+def test_fast_log_prob_equals_the_distribution_objects(likelihood):
+    vae = small_vae(likelihood, latent_dim=2)
+    z = torch.randn(4, 3, 2, dtype=torch.float64)
+    x = torch.rand(3, 5, dtype=torch.float64)
+    if likelihood == "bernoulli":
+        x = x.round()
+    out = vae.decoder(z)
+    torch.testing.assert_close(vae.likelihood.log_prob(out, x), vae.decoder_distribution(z).log_prob(x))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vaelab.errors import ConfigError
 from vaelab.models.config import ACTIVATIONS, ARCHITECTURES, GAUSSIAN_VARIANCES, LIKELIHOODS, MODEL_KINDS
+from vaelab.models.objectives import ESTIMATORS, OBJECTIVES
 from vaelab.training import TrainConfig, train
 from vaelab.training.config import BINARIZATIONS, DEVICES
 
@@ -57,6 +58,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a("--batch-size", type=int)
     a("--lr", type=float)
     a("--samples", type=int, help="L, Monte-Carlo samples of z per example")
+    a("--objective", choices=OBJECTIVES, help="elbo (default) or iwae (Burda et al. 2016, with --k)")
+    a("--k", type=int, help="importance samples of the IWAE objective (default 50)")
+    a("--estimator", choices=ESTIMATORS, help="ELBO gradient estimator: pathwise (default), score-function, stl")
+    a("--no-baseline", dest="baseline", action="store_const", const=False,
+      help="score-function estimator without its running-mean control variate")
     a("--beta", type=float, help="KL weight (1 = the ELBO; other values train a beta-VAE)")
     a("--warmup-epochs", type=float, help="linear KL warm-up from 0 over this many epochs")
     a("--patience", type=int, help="early stopping after this many epochs without a better valid ELBO")

@@ -37,6 +37,7 @@ class ELBOOutput:
     kl: torch.Tensor  # (B,)
     z: torch.Tensor  # (L, B, D) the samples used
     posterior: Posterior
+    iwae: torch.Tensor | None = None  # (B,) IWAE_k bound, when the objective is IWAE
 
     @property
     def objective(self) -> torch.Tensor:
@@ -45,7 +46,10 @@ class ELBOOutput:
 
     def metrics(self) -> dict[str, torch.Tensor]:
         """Per-example metric tensors (B,) by name."""
-        return {"elbo": self.elbo, "reconstruction": self.reconstruction, "kl": self.kl}
+        out = {"elbo": self.elbo, "reconstruction": self.reconstruction, "kl": self.kl}
+        if self.iwae is not None:
+            out["iwae"] = self.iwae
+        return out
 
 
 @dataclass

@@ -80,8 +80,8 @@ class VAE(nn.Module):
         in ``loss`` only (the reported ``elbo`` is always the true bound)."""
         posterior = self.encode(x)  # mu, logvar: (B, D)
         z = self.reparameterize(posterior, samples, generator)  # (L, B, D)
-        px = self.decoder_distribution(z)  # batch (L, B), event (C*H*W,)
-        reconstruction = px.log_prob(x.flatten(1)).mean(0)  # (B,)
+        # log p(x|z) (L, B), summed over pixels; the same value as decoder_distribution(z).log_prob(x)
+        reconstruction = self.likelihood.log_prob(self.decoder(z), x.flatten(1)).mean(0)  # (B,)
         q = posterior.distribution()
         kl = kl_divergence(q, self.prior(posterior.mu))  # (B,) analytic
         elbo = reconstruction - kl

@@ -12,6 +12,7 @@ from typing import Any
 from vaelab.errors import ConfigError
 from vaelab.models.config import ModelConfig
 from vaelab.models.likelihoods import check_likelihood, default_likelihood
+from vaelab.models.objectives import Objective, check_objective
 
 BINARIZATIONS = ("none", "threshold", "dynamic")
 DEVICES = ("auto", "cpu", "cuda")
@@ -43,7 +44,11 @@ class TrainConfig:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
-    samples: int = 1  # L, Monte-Carlo samples of z per example
+    samples: int = 1  # L, Monte-Carlo samples of z per example (ELBO objective)
+    objective: str = "elbo"  # elbo | iwae
+    k: int | None = None  # importance samples of the IWAE objective (default 50)
+    estimator: str = "pathwise"  # pathwise | score-function | stl (gradient estimator of the ELBO)
+    baseline: bool = True  # running-mean control variate of the score-function estimator
     beta: float = 1.0  # KL weight; 1 is the ELBO
     warmup_epochs: float = 0.0  # linear KL warm-up from 0 to beta over this many epochs
     patience: int | None = None  # early stopping: epochs without a better valid ELBO
@@ -53,6 +58,8 @@ class TrainConfig:
     out: str | None = None  # run directory; default runs/<dataset>-<model>-<time>
 
     def __post_init__(self) -> None:
+        if self.objective == "iwae" and self.k is None:
+            self.k = 50
         self.hidden = tuple(int(v) for v in self.hidden)
         self.conv_channels = tuple(int(v) for v in self.conv_channels)
         if self.image_size is not None:
@@ -68,6 +75,12 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "samples", "latent_dim", "eval_batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        check_objective(self.objective, self.estimator)
+        if self.k is not None and self.k < 1:
+            raise ConfigError(f"k (importance samples) must be >= 1, got {self.k}")
+        if self.k is not None and self.objective != "iwae":
+            raise ConfigError("--k sets the IWAE objective's importance samples: use it with --objective iwae "
+                              "(--samples sets L for the ELBO)")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not self.beta >= 0:
@@ -90,6 +103,11 @@ class TrainConfig:
         return ModelConfig(image_shape=image_shape, model=self.model, arch=self.arch, latent_dim=self.latent_dim,
                            hidden=self.hidden, activation=self.activation, likelihood=likelihood,
                            gaussian_variance=self.gaussian_variance, conv_channels=self.conv_channels)
+
+    def make_objective(self) -> Objective:
+        """The loss the training loop minimises (ELBO or IWAE_k, with the chosen gradient estimator)."""
+        samples = self.k if self.objective == "iwae" else self.samples
+        return Objective(self.objective, self.estimator, samples=int(samples), use_baseline=self.baseline)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -115,6 +115,7 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
     model_config = config.model_config(data.image_shape, data.kind)
     model = build_model(model_config).to(device)
     optimizer = make_optimizer(model, config.lr)
+    objective = config.make_objective()
     train_x = data.train.to(device)  # (N, C, H, W), the whole split in one tensor
     valid_x = data.valid.to(device)
     n_train = train_x.shape[0]
@@ -128,6 +129,7 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
         rng, meta = load_training_state(run_dir / LAST, model, optimizer)
         _set_rng_state(rng, data_gen, device)
         start_epoch, step, best, bad_epochs = meta["epoch"], meta["step"], meta["best"], meta["bad_epochs"]
+        objective.load_state(meta.get("objective", {}))
         records = [r for r in read_metrics(run_dir) if r["epoch"] <= start_epoch]
     else:
         if resume is None and (run_dir / LAST).exists():
@@ -154,23 +156,24 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
         model.train()
         t0 = time.perf_counter()
         perm = torch.randperm(n_train, generator=data_gen).to(device)  # (N,)
-        sums = torch.zeros(3, device=device, dtype=torch.float64)  # running sums of the per-example metrics
-        names: list[str] | None = None
+        sums: torch.Tensor | None = None  # running sums of the per-example metrics, on the device
+        names: list[str] = []
         bar = log.bar(steps_per_epoch, f"epoch {epoch}/{config.epochs}")
         for i in range(steps_per_epoch):
             idx = perm[i * config.batch_size:(i + 1) * config.batch_size]  # (B,)
             x = train_x[idx]  # (B, C, H, W)
             if data.dynamic_binarization:
                 x = torch.bernoulli(x)  # a fresh binarization each time an image is seen
-            out = model(x, samples=config.samples, beta=kl_weight(config, step, steps_per_epoch))
+            out = objective(model, x, beta=kl_weight(config, step, steps_per_epoch))
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
             optimizer.step()
             step += 1
             with torch.no_grad():
-                metrics = out.metrics()
-                names = names or list(metrics)
-                sums[: len(names)] += torch.stack([v.sum() for v in metrics.values()]).double()
+                batch_sums = torch.stack([v.detach().sum() for v in out.metrics().values()]).double()
+                if sums is None:
+                    names, sums = list(out.metrics()), torch.zeros_like(batch_sums)
+                sums += batch_sums
             if (i + 1) % CHECK_EVERY == 0 or i + 1 == steps_per_epoch:
                 loss = float(out.loss.detach())
                 if not math.isfinite(loss):
@@ -182,12 +185,12 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
                                    "ex/s": seen / (time.perf_counter() - t0)})
         bar.close()
         train_seconds = time.perf_counter() - t0
-        train_metrics = {f"train_{k}": float(sums[j]) / n_train for j, k in enumerate(names or [])}
+        train_metrics = {f"train_{k}": float(sums[j]) / n_train for j, k in enumerate(names)}
         valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed)
-        objective = valid["elbo"] if "elbo" in valid else valid["reconstruction"]
-        improved = objective > best
+        score = valid["elbo"] if "elbo" in valid else valid["reconstruction"]  # what "best" means
+        improved = score > best
         if improved:
-            best, bad_epochs = objective, 0
+            best, bad_epochs = score, 0
         else:
             bad_epochs += 1
         record = {"epoch": epoch, "step": step, **train_metrics,
@@ -198,11 +201,11 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
         records.append(record)
         _write_metrics(run_dir, records)
         if improved:
-            save_weights(run_dir / BEST, model, {"epoch": epoch, "valid_objective": objective,
+            save_weights(run_dir / BEST, model, {"epoch": epoch, "valid_objective": score,
                                                  "model": model_config.to_dict()})
         save_training_state(run_dir / LAST, model, optimizer, _rng_state(data_gen, device),
                             {"epoch": epoch, "step": step, "best": best, "bad_epochs": bad_epochs,
-                             "config": config.to_dict()})
+                             "objective": objective.state(), "config": config.to_dict()})
         log.line(_epoch_line(record, config.epochs))
         if config.patience is not None and bad_epochs >= config.patience:
             log.line(f"early stopping: no better valid objective for {bad_epochs} epochs")

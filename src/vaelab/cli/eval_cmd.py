@@ -1,0 +1,72 @@
+"""``vaelab eval RUN_DIR``: test ELBO, importance-sampled log p(x), active units; table + RUN/eval_<split>.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vaelab.errors import ConfigError
+from vaelab.evaluation.run_eval import evaluate_run, format_table, save_eval
+
+
+def parse_memory(text: str) -> int:
+    """'2G', '512M', '1e9' -> bytes."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().rstrip("b")
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size like 512M or 2G, got {text!r}") from None
+    if value < 1 << 20:
+        raise argparse.ArgumentTypeError(f"--max-memory must be at least 1M, got {text!r}")
+    return int(value)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="test ELBO and importance-sampled log-likelihood of a run (nats per example)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    p.add_argument("--k", type=int, default=5000, help="importance samples per example (default 5000)")
+    p.add_argument("--max-memory", type=parse_memory, default="1G",
+                   help="bound on activation memory per chunk of samples (default 1G)")
+    p.add_argument("--batch-size", type=int, default=100, help="images per batch (default 100)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N examples of the split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vaelab.training import load
+    from vaelab.training.loop import load_data, resolve_device
+
+    if args.k < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 1):
+        raise ConfigError("--k, --batch-size and --limit must be >= 1")
+    device = resolve_device(args.device)
+    run = load(args.run_dir, device=device)
+    x = load_data(run.config).split(args.split)
+    if args.limit:
+        x = x[: args.limit]
+    x = x.to(device)
+    bar = None if args.quiet else tqdm(total=x.shape[0], desc=f"IS log p(x), k={args.k}", unit="img",
+                                       file=sys.stderr, leave=False)
+    last = [0]
+
+    def progress(done: int) -> None:
+        if bar is not None:
+            bar.update(done - last[0])
+            last[0] = done
+
+    result = evaluate_run(run.model, x, split=args.split, k=args.k, batch_size=args.batch_size,
+                          max_memory=args.max_memory, seed=args.seed, progress=progress)
+    if bar is not None:
+        bar.close()
+    result["run_dir"] = str(Path(args.run_dir))
+    path = save_eval(Path(args.run_dir), result)
+    print(format_table(result))
+    print(f"wrote {path}")
+    return 0

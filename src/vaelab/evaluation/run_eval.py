@@ -1,0 +1,77 @@
+"""``vaelab eval``: the numbers papers report for a run, on one split, written to RUN/eval_<split>.json.
+
+Test ELBO with its standard error and its terms, the importance-sampled log p(x) (= the IWAE_k bound's
+estimate) with k samples, active units and KL per latent dimension. All in nats per example.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from vaelab.evaluation.elbo import evaluate
+from vaelab.evaluation.latent_stats import posterior_stats
+from vaelab.evaluation.likelihood import DEFAULT_MAX_MEMORY, log_likelihood
+from vaelab.utils.atomic import write_json_atomic
+
+AE_NOTE = ("a deterministic autoencoder defines no density p(x) (its code has no prior and no posterior), "
+           "so it has no ELBO or log-likelihood: only the reconstruction term log p(x|z=f(x)) is reported")
+
+
+def eval_path(run_dir: Path, split: str) -> Path:
+    return Path(run_dir) / f"eval_{split}.json"
+
+
+def evaluate_run(model, x: torch.Tensor, *, split: str = "test", k: int = 5000, batch_size: int = 100,
+                 max_memory: int = DEFAULT_MAX_MEMORY, seed: int = 0,
+                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """All evaluation figures for images x (N, C, H, W) as a JSON-ready dict."""
+    t0 = time.perf_counter()
+    n = x.shape[0]
+    result: dict[str, Any] = {"split": split, "n": n}
+    elbo = evaluate(model, x, batch_size=1000, seed=seed)
+    if not hasattr(model, "prior"):
+        result.update(model="ae", reconstruction=elbo["reconstruction"],
+                      reconstruction_stderr=elbo["reconstruction_stderr"], note=AE_NOTE)
+        result["seconds"] = time.perf_counter() - t0
+        return result
+    result.update(model="vae", **{key: elbo[key] for key in ("elbo", "elbo_stderr", "reconstruction", "kl")})
+    result.update(posterior_stats(model, x))
+    t1 = time.perf_counter()
+    ll = log_likelihood(model, x, k=k, batch_size=batch_size, max_memory=max_memory, seed=seed, progress=progress)
+    result.update(k=k, log_likelihood=float(ll.mean()),
+                  log_likelihood_stderr=float(ll.std() / math.sqrt(n)) if n > 1 else float("nan"),
+                  nll=-float(ll.mean()), is_seconds=time.perf_counter() - t1)
+    result["seconds"] = time.perf_counter() - t0
+    return result
+
+
+def format_table(r: dict[str, Any]) -> str:
+    """The evaluation as an aligned terminal table."""
+    rows = [("split", f"{r['split']} ({r['n']} examples)")]
+    if r["model"] == "ae":
+        rows += [("reconstruction log p(x|z)", f"{r['reconstruction']:.2f} ± {r['reconstruction_stderr']:.2f} nats"),
+                 ("note", r["note"])]
+    else:
+        rows += [("ELBO", f"{r['elbo']:.2f} ± {r['elbo_stderr']:.2f} nats"),
+                 ("  reconstruction E_q log p(x|z)", f"{r['reconstruction']:.2f}"),
+                 ("  KL(q(z|x) || p(z))", f"{r['kl']:.2f}"),
+                 (f"log p(x), importance sampled (IWAE k={r['k']})",
+                  f"{r['log_likelihood']:.2f} ± {r['log_likelihood_stderr']:.2f} nats"),
+                 ("NLL", f"{r['nll']:.2f} nats"),
+                 ("active units (Var_x E_q[z_d] > 0.01)", f"{r['active_units']} of {r['latent_dim']}"),
+                 ("KL per dimension (largest 5)",
+                  ", ".join(f"{v:.2f}" for v in sorted(r["kl_per_dim"], reverse=True)[:5]))]
+    rows.append(("time", f"{r['seconds']:.1f} s"))
+    width = max(len(a) for a, _ in rows)
+    return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)
+
+
+def save_eval(run_dir: Path, result: dict[str, Any]) -> Path:
+    path = eval_path(run_dir, result["split"])
+    write_json_atomic(path, result)
+    return path
