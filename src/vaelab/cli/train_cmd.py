@@ -11,7 +11,7 @@ from vaelab.errors import ConfigError
 from vaelab.models.config import ACTIVATIONS, ARCHITECTURES, GAUSSIAN_VARIANCES, LIKELIHOODS, MODEL_KINDS
 from vaelab.models.objectives import ESTIMATORS, OBJECTIVES
 from vaelab.training import TrainConfig, train
-from vaelab.training.config import BINARIZATIONS, DEVICES
+from vaelab.training.config import BINARIZATIONS, DEVICES, PRECISIONS
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -68,6 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a("--patience", type=int, help="early stopping after this many epochs without a better valid ELBO")
     a("--seed", type=int)
     a("--device", choices=DEVICES)
+    a("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 autocast (sums and losses stay fp32)")
+    a("--compile", action="store_const", const=True, help="torch.compile the training step")
     a("--out", help="run directory (default runs/DATASET-MODEL-TIME)")
     a("--config", help="start from a config.json (a run's, or your own)")
     a("--resume", metavar="RUN_DIR", help="continue a killed or finished run from its last checkpoint")

@@ -1,4 +1,4 @@
-"""Mean ELBO (and its terms) over a whole split, batched, under inference mode."""
+"""Mean ELBO (and its terms) over a whole split, batched, under inference mode, optionally over ranks."""
 
 from __future__ import annotations
 
@@ -6,32 +6,50 @@ import math
 
 import torch
 
+from vaelab.utils.distributed import Distributed
+
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, samples: int = 1,
-             seed: int = 0) -> dict[str, float]:
+             seed: int = 0, dist: Distributed | None = None) -> dict[str, float]:
     """Mean and standard error over the examples of x (N, C, H, W) of each per-example metric.
 
     For a VAE: ``elbo``, ``reconstruction`` (E_q log p(x|z)) and ``kl`` in nats per example; for the
-    autoencoder: ``reconstruction`` (log p(x|z=f(x))). A fixed ``seed`` makes the estimate repeatable.
+    autoencoder: ``reconstruction`` (log p(x|z=f(x))). A fixed ``seed`` makes the estimate repeatable. With
+    ``dist``, each rank takes its slice of every batch (and of the same noise) and the sums are all-reduced,
+    so the result equals a single process's.
     """
+    dist = dist or Distributed()
     was_training = model.training
     model.eval()
     gen = torch.Generator(device=x.device).manual_seed(seed)
-    sums: dict[str, torch.Tensor] = {}
-    sq: dict[str, torch.Tensor] = {}
+    stochastic = hasattr(model, "prior")
+    names: list[str] = []
+    acc: torch.Tensor | None = None  # rows: sum, sum of squares; one column per metric
     for start in range(0, x.shape[0], batch_size):
-        out = model(x[start:start + batch_size], samples=samples, generator=gen)
-        for name, value in out.metrics().items():
-            value = value.double()
-            sums[name] = sums.get(name, 0) + value.sum()
-            sq[name] = sq.get(name, 0) + (value * value).sum()
+        xb = x[start:start + batch_size]
+        eps = None
+        if stochastic:  # noise for the whole batch, then this rank's slice of it
+            eps = torch.randn((samples, xb.shape[0], model.latent_dim), generator=gen, device=x.device)
+            eps = dist.shard(eps, dim=1)
+        xb = dist.shard(xb)
+        if xb.shape[0] == 0:
+            continue
+        metrics = model(xb, samples=samples, eps=eps).metrics()
+        names = list(metrics)
+        values = torch.stack([v.double() for v in metrics.values()])  # (M, b)
+        batch = torch.stack([values.sum(1), (values * values).sum(1)])  # (2, M)
+        acc = batch if acc is None else acc + batch
     model.train(was_training)
+    if not names:  # a rank with no examples still joins the reduction with zeros of the right size
+        probe = model(x[:1], samples=samples).metrics()
+        names, acc = list(probe), torch.zeros(2, len(probe), dtype=torch.float64, device=x.device)
+    dist.all_reduce_sum(acc)
     n = x.shape[0]
     result: dict[str, float] = {"n": n}
-    for name in sums:
-        mean = float(sums[name]) / n
-        var = max(float(sq[name]) / n - mean * mean, 0.0)
+    for j, name in enumerate(names):
+        mean = float(acc[0, j]) / n
+        var = max(float(acc[1, j]) / n - mean * mean, 0.0)
         result[name] = mean
         result[f"{name}_stderr"] = math.sqrt(var / max(n - 1, 1)) if n > 1 else float("nan")
     return result

@@ -7,7 +7,7 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaelab.models.config import ModelConfig
-from vaelab.models.likelihoods import LikelihoodHead
+from vaelab.models.likelihoods import LikelihoodHead, full_precision
 from vaelab.models.outputs import AEOutput, Posterior
 from vaelab.models.vae import build_networks
 
@@ -44,12 +44,12 @@ class Autoencoder(nn.Module):
 
     def reconstruction_loss(self, x: torch.Tensor) -> AEOutput:
         """-log p(x | z = f(x)) per example, averaged over the batch as the loss."""
-        z = self.encoder(x)  # (B, D)
-        rec = self.decoder_distribution(z).log_prob(x.flatten(1))  # (B,)
+        z = full_precision(self.encoder(x))  # (B, D)
+        rec = self.likelihood.log_prob(full_precision(self.decoder(z)), x.flatten(1))  # (B,)
         return AEOutput(loss=-rec.mean(), reconstruction=rec, z=z)
 
     def forward(self, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
-                generator: torch.Generator | None = None) -> AEOutput:
+                generator: torch.Generator | None = None, eps: torch.Tensor | None = None) -> AEOutput:
         """Same call signature as VAE.elbo so the training loop treats both alike; extra args are unused."""
         return self.reconstruction_loss(x)
 

@@ -15,6 +15,11 @@ from torch.distributions import Bernoulli, ContinuousBernoulli, Distribution, In
 from vaelab.errors import ConfigError
 
 
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """bf16/fp16 outputs (under autocast) -> float32; float32 and float64 pass unchanged."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
+
+
 def check_likelihood(likelihood: str, data_kind: str) -> None:
     """Refuse a Bernoulli likelihood on non-binary data: its 'log-likelihood' would not be one."""
     if likelihood == "bernoulli" and data_kind != "binary":

@@ -22,6 +22,7 @@ import torch
 from torch.distributions import Independent, Normal
 
 from vaelab.errors import ConfigError
+from vaelab.models.likelihoods import full_precision
 from vaelab.models.outputs import ELBOOutput, Posterior
 
 OBJECTIVES = ("elbo", "iwae")
@@ -60,17 +61,17 @@ class Objective:
     def __post_init__(self) -> None:
         check_objective(self.name, self.estimator)
 
-    def __call__(self, model, x: torch.Tensor, beta: float = 1.0) -> ELBOOutput:
-        """Surrogate loss and ELBO terms for a batch x (B, C, H, W)."""
+    def __call__(self, model, x: torch.Tensor, beta: float = 1.0, eps: torch.Tensor | None = None) -> ELBOOutput:
+        """Surrogate loss and ELBO terms for a batch x (B, C, H, W); ``eps`` (samples, B, D) optional noise."""
         if not hasattr(model, "prior"):  # the deterministic autoencoder has a single objective
             return model(x)
         if self.name == "iwae":
-            return iwae(model, x, self.samples)
+            return iwae(model, x, self.samples, eps)
         if self.estimator == "pathwise":
-            return model.elbo(x, samples=self.samples, beta=beta)
+            return model.elbo(x, samples=self.samples, beta=beta, eps=eps)
         if self.estimator == "stl":
-            return stl(model, x, self.samples, beta)
-        out = score_function(model, x, self.samples, beta, self.baseline if self._active() else 0.0)
+            return stl(model, x, self.samples, beta, eps)
+        out = score_function(model, x, self.samples, beta, self.baseline if self._active() else 0.0, eps)
         self._update(out.reconstruction)
         return out
 
@@ -92,20 +93,25 @@ class Objective:
         self.baseline_ready = bool(state.get("baseline_ready", False))
 
 
-def _terms(model, x: torch.Tensor, samples: int, detach_z: bool):
+def _log_px_z(model, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """log p(x|z) (L, B) in float32 (the decoder may run under bf16 autocast)."""
+    return model.likelihood.log_prob(full_precision(model.decoder(z)), x.flatten(1))
+
+
+def _terms(model, x: torch.Tensor, samples: int, detach_z: bool, eps: torch.Tensor | None):
     post = model.encode(x)  # (B, D)
-    z = model.reparameterize(post, samples)  # (L, B, D)
+    z = model.reparameterize(post, samples, eps=eps)  # (L, B, D)
     if detach_z:
         z = z.detach()
-    log_px_z = model.likelihood.log_prob(model.decoder(z), x.flatten(1))  # (L, B)
+    log_px_z = _log_px_z(model, z, x)  # (L, B)
     kl = torch.distributions.kl_divergence(post.distribution(), model.prior(post.mu))  # (B,)
     return post, z, log_px_z, kl
 
 
-def score_function(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
-                   baseline: float = 0.0) -> ELBOOutput:
+def score_function(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0, baseline: float = 0.0,
+                   eps: torch.Tensor | None = None) -> ELBOOutput:
     """REINFORCE for E_q[log p(x|z)] with baseline ``baseline``; analytic KL; decoder by its own gradient."""
-    post, z, log_px_z, kl = _terms(model, x, samples, detach_z=True)
+    post, z, log_px_z, kl = _terms(model, x, samples, True, eps)
     log_q = post.distribution().log_prob(z)  # (L, B), differentiable in mu, sigma only
     advantage = (log_px_z.detach() - baseline)
     surrogate = (log_px_z + advantage * log_q).mean(0)  # grad: theta-part + score term for phi
@@ -114,11 +120,12 @@ def score_function(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
     return ELBOOutput(loss=loss, elbo=rec - kl.detach(), reconstruction=rec, kl=kl.detach(), z=z, posterior=post)
 
 
-def stl(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0) -> ELBOOutput:
+def stl(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
+        eps: torch.Tensor | None = None) -> ELBOOutput:
     """Sticking the landing: reparameterized z, log q with detached variational parameters."""
     post = model.encode(x)
-    z = model.reparameterize(post, samples)  # (L, B, D)
-    log_px_z = model.likelihood.log_prob(model.decoder(z), x.flatten(1))  # (L, B)
+    z = model.reparameterize(post, samples, eps=eps)  # (L, B, D)
+    log_px_z = _log_px_z(model, z, x)  # (L, B)
     kl_sampled = (detached_log_q(post, z) - model.prior(post.mu).log_prob(z)).mean(0)  # (B,)
     with torch.no_grad():
         kl = torch.distributions.kl_divergence(post.distribution(), model.prior(post.mu))
@@ -127,11 +134,11 @@ def stl(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0) -> ELBOOutp
     return ELBOOutput(loss=loss, elbo=rec.detach() - kl, reconstruction=rec.detach(), kl=kl, z=z, posterior=post)
 
 
-def iwae(model, x: torch.Tensor, k: int) -> ELBOOutput:
+def iwae(model, x: torch.Tensor, k: int, eps: torch.Tensor | None = None) -> ELBOOutput:
     """IWAE_k = log (1/k) sum_j p(x, z_j) / q(z_j|x), pathwise; ``iwae`` field per example."""
     post = model.encode(x)
-    z = model.reparameterize(post, k)  # (k, B, D)
-    log_px_z = model.likelihood.log_prob(model.decoder(z), x.flatten(1))  # (k, B)
+    z = model.reparameterize(post, k, eps=eps)  # (k, B, D)
+    log_px_z = _log_px_z(model, z, x)  # (k, B)
     log_w = log_px_z + model.prior(post.mu).log_prob(z) - post.distribution().log_prob(z)  # (k, B)
     bound = torch.logsumexp(log_w, 0) - math.log(k)  # (B,)
     with torch.no_grad():

@@ -11,7 +11,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from vaelab.models.config import ModelConfig
-from vaelab.models.likelihoods import LikelihoodHead
+from vaelab.models.likelihoods import LikelihoodHead, full_precision
 from vaelab.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
 from vaelab.models.outputs import ELBOOutput, Posterior
 
@@ -48,16 +48,20 @@ class VAE(nn.Module):
         return self.config.image_shape
 
     def encode(self, x: torch.Tensor) -> Posterior:
-        """q(z|x) for images x (B, C, H, W): mu and log sigma^2, each (B, D)."""
-        mu, logvar = self.encoder(x).chunk(2, dim=-1)
+        """q(z|x) for images x (B, C, H, W): mu and log sigma^2, each (B, D), float32 even under autocast."""
+        mu, logvar = full_precision(self.encoder(x)).chunk(2, dim=-1)
         return Posterior(mu=mu, logvar=logvar)
 
     @staticmethod
-    def reparameterize(posterior: Posterior, samples: int = 1,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """z = mu + sigma * eps with eps ~ N(0, I): (L, B, D), differentiable in mu and log sigma^2."""
+    def reparameterize(posterior: Posterior, samples: int = 1, generator: torch.Generator | None = None,
+                       eps: torch.Tensor | None = None) -> torch.Tensor:
+        """z = mu + sigma * eps with eps ~ N(0, I): (L, B, D), differentiable in mu and log sigma^2.
+
+        ``eps`` (L, B, D) may be given (the training loop draws it for the global batch, so that every
+        data-parallel rank uses its slice of the same noise as a single process would)."""
         mu = posterior.mu
-        eps = torch.randn((samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
+        if eps is None:
+            eps = torch.randn((samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)
         return mu + posterior.std * eps
 
     def decoder_distribution(self, z: torch.Tensor) -> Distribution:
@@ -75,13 +79,13 @@ class VAE(nn.Module):
         return Independent(Normal(zeros, torch.ones_like(like), validate_args=False), 1)
 
     def elbo(self, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
-             generator: torch.Generator | None = None) -> ELBOOutput:
+             generator: torch.Generator | None = None, eps: torch.Tensor | None = None) -> ELBOOutput:
         """ELBO terms for x (B, C, H, W) with L = ``samples`` Monte-Carlo samples; ``beta`` weighs the KL
         in ``loss`` only (the reported ``elbo`` is always the true bound)."""
         posterior = self.encode(x)  # mu, logvar: (B, D)
-        z = self.reparameterize(posterior, samples, generator)  # (L, B, D)
-        # log p(x|z) (L, B), summed over pixels; the same value as decoder_distribution(z).log_prob(x)
-        reconstruction = self.likelihood.log_prob(self.decoder(z), x.flatten(1)).mean(0)  # (B,)
+        z = self.reparameterize(posterior, samples, generator, eps)  # (L, B, D)
+        # log p(x|z) (L, B), summed over pixels in float32; the same value as decoder_distribution(z).log_prob(x)
+        reconstruction = self.likelihood.log_prob(full_precision(self.decoder(z)), x.flatten(1)).mean(0)  # (B,)
         q = posterior.distribution()
         kl = kl_divergence(q, self.prior(posterior.mu))  # (B,) analytic
         elbo = reconstruction - kl

@@ -16,6 +16,7 @@ from vaelab.models.objectives import Objective, check_objective
 
 BINARIZATIONS = ("none", "threshold", "dynamic")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -54,6 +55,8 @@ class TrainConfig:
     patience: int | None = None  # early stopping: epochs without a better valid ELBO
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"  # fp32 | bf16 (autocast; losses, KL and log-likelihood sums stay fp32)
+    compile: bool = False  # torch.compile the training step
     eval_batch_size: int = 1000
     out: str | None = None  # run directory; default runs/<dataset>-<model>-<time>
 
@@ -76,6 +79,8 @@ class TrainConfig:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         check_objective(self.objective, self.estimator)
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}: expected one of {', '.join(PRECISIONS)}")
         if self.k is not None and self.k < 1:
             raise ConfigError(f"k (importance samples) must be >= 1, got {self.k}")
         if self.k is not None and self.objective != "iwae":

@@ -25,10 +25,12 @@ from vaelab.data.dataset import Dataset
 from vaelab.errors import ConfigError, TrainingDiverged, VaelabError
 from vaelab.evaluation import evaluate
 from vaelab.models import build_model
+from vaelab.models.objectives import Objective
 from vaelab.training.checkpoint import (BEST, LAST, load_training_state, load_weights, save_training_state,
                                        save_weights)
 from vaelab.training.config import TrainConfig
 from vaelab.training.run import CONFIG, METRICS, RESULTS, Run, read_config, read_metrics
+from vaelab.utils import distributed
 from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 
 CHECK_EVERY = 50  # steps between NaN checks and progress-bar updates
@@ -36,11 +38,7 @@ CHECK_EVERY = 50  # steps between NaN checks and progress-bar updates
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for, but no CUDA GPU is available: use --device cpu or auto")
-    return torch.device(name)
+    return distributed._device(name, torch.cuda.current_device() if torch.cuda.is_available() else 0)
 
 
 def load_data(config: TrainConfig) -> Dataset:
@@ -91,11 +89,30 @@ def _write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     write_text_atomic(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in records))
 
 
+class TrainStep(torch.nn.Module):
+    """One forward pass of the objective as a module, so DistributedDataParallel (and torch.compile) can
+    wrap it: returns the (rank-scaled) loss and the batch sums of the per-example metrics."""
+
+    def __init__(self, model: torch.nn.Module, objective: Objective, precision: str, device: torch.device):
+        super().__init__()
+        self.model, self.objective = model, objective
+        self.autocast = precision == "bf16"
+        self.device_type = device.type
+
+    def forward(self, x: torch.Tensor, beta: float, eps: torch.Tensor | None, scale: float) -> dict[str, Any]:
+        with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
+            out = self.objective(self.model, x, beta=beta, eps=eps)
+        metrics = out.metrics()
+        sums = torch.stack([v.detach().double().sum() for v in metrics.values()])  # (M,)
+        return {"loss": out.loss * scale, "sums": sums, "names": list(metrics)}
+
+
 def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet: bool = False) -> Run:
     """Train (or, with ``resume``, continue) a run; returns the Run with the best weights loaded.
 
     With ``resume`` the run directory's config.json is used; ``config`` may then override only
-    ``epochs`` and ``patience`` (e.g. to train longer).
+    ``epochs`` and ``patience`` (e.g. to train longer). Under torchrun (WORLD_SIZE > 1) it trains with
+    DistributedDataParallel; ``batch_size`` is the global batch and only rank 0 writes.
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
@@ -107,48 +124,71 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
     else:
         run_dir = Path(config.out) if config.out else default_run_dir(config)
         config.out = str(run_dir)
-    device = resolve_device(config.device)
+    ctx, device = distributed.setup(config.device)
+    ok = False
+    try:
+        run = _train(config, run_dir, resume is not None, quiet, ctx, device)
+        ok = True
+        return run
+    finally:
+        distributed.teardown(ctx, ok)
 
+
+def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx: distributed.Distributed,
+           device: torch.device) -> Run:
     # --- data, model, optimiser --------------------------------------------------------------
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # the same on every rank: all ranks draw the same global noise
     data = load_data(config)
     model_config = config.model_config(data.image_shape, data.kind)
     model = build_model(model_config).to(device)
     optimizer = make_optimizer(model, config.lr)
     objective = config.make_objective()
+    check_precision(config.precision, device)
     train_x = data.train.to(device)  # (N, C, H, W), the whole split in one tensor
     valid_x = data.valid.to(device)
     n_train = train_x.shape[0]
     steps_per_epoch = math.ceil(n_train / config.batch_size)
     data_gen = torch.Generator().manual_seed(config.seed)  # epoch permutations (CPU, cheap)
+    stochastic = config.model == "vae"
+    noise_samples = (config.k if config.objective == "iwae" else config.samples) if stochastic else 0
     _sanity_check(model, train_x[: min(8, n_train)], config)
 
     # --- run directory: fresh or resumed -----------------------------------------------------
     start_epoch, step, best, bad_epochs = 0, 0, -math.inf, 0
-    if resume is not None and (run_dir / LAST).is_file():
+    if resuming and (run_dir / LAST).is_file():
         rng, meta = load_training_state(run_dir / LAST, model, optimizer)
         _set_rng_state(rng, data_gen, device)
         start_epoch, step, best, bad_epochs = meta["epoch"], meta["step"], meta["best"], meta["bad_epochs"]
         objective.load_state(meta.get("objective", {}))
         records = [r for r in read_metrics(run_dir) if r["epoch"] <= start_epoch]
     else:
-        if resume is None and (run_dir / LAST).exists():
+        if not resuming and (run_dir / LAST).exists():
             raise VaelabError(f"{run_dir} already holds a run: use --resume {run_dir} to continue it, "
                               "or --out for a new directory")
         records = []
-    run_dir.mkdir(parents=True, exist_ok=True)
     config_doc = {"vaelab_version": vaelab.__version__, "train": config.to_dict(),
                   "model": model_config.to_dict(),
                   "data": {"name": data.name, "kind": data.kind, "image_shape": list(data.image_shape),
                            "n_train": n_train, "n_valid": valid_x.shape[0], "n_test": data.test.shape[0],
                            "dynamic_binarization": data.dynamic_binarization,
                            "class_names": data.class_names, "source": data.source}}
-    write_json_atomic(run_dir / CONFIG, config_doc)
-    _write_metrics(run_dir, records)
-    log = _Logger(quiet)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / CONFIG, config_doc)
+        _write_metrics(run_dir, records)
+    log = _Logger(quiet or not ctx.is_main, silent=not ctx.is_main)
     log.line(f"vaelab: {model_config.model} on {data.name} {tuple(data.image_shape)} ({n_train} train), "
              f"{model_config.likelihood} likelihood, {sum(p.numel() for p in model.parameters())} parameters, "
-             f"device {device}; run directory {run_dir}")
+             f"device {device}" + (f" x {ctx.world_size} ranks" if ctx.enabled else "") +
+             f", {config.precision}; run directory {run_dir}")
+
+    step_module: torch.nn.Module = TrainStep(model, objective, config.precision, device)
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_module = DistributedDataParallel(step_module, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:
+        step_module = torch.compile(step_module)
 
     # --- epochs ---------------------------------------------------------------------------------
     stopped_early = False
@@ -160,33 +200,39 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
         names: list[str] = []
         bar = log.bar(steps_per_epoch, f"epoch {epoch}/{config.epochs}")
         for i in range(steps_per_epoch):
-            idx = perm[i * config.batch_size:(i + 1) * config.batch_size]  # (B,)
-            x = train_x[idx]  # (B, C, H, W)
-            if data.dynamic_binarization:
-                x = torch.bernoulli(x)  # a fresh binarization each time an image is seen
-            out = objective(model, x, beta=kl_weight(config, step, steps_per_epoch))
+            idx = perm[i * config.batch_size:(i + 1) * config.batch_size]  # (B,) the global batch
+            b = idx.shape[0]
+            x = train_x[ctx.shard(idx)]  # (B / ranks, C, H, W): this rank's slice
+            if data.dynamic_binarization:  # a fresh binarization each time an image is seen
+                u = torch.rand((b, *data.image_shape), device=device)
+                x = (ctx.shard(u) < x).to(x.dtype)
+            eps = None
+            if stochastic:  # z noise for the global batch; each rank uses its slice
+                eps = ctx.shard(torch.randn((noise_samples, b, model_config.latent_dim), device=device), dim=1)
+            # each rank's loss is a mean over its slice; rescale so the ranks' average is the global mean
+            scale = x.shape[0] * ctx.world_size / b
+            out = step_module(x, kl_weight(config, step, steps_per_epoch), eps, scale)
             optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
+            out["loss"].backward()
             optimizer.step()
             step += 1
-            with torch.no_grad():
-                batch_sums = torch.stack([v.detach().sum() for v in out.metrics().values()]).double()
-                if sums is None:
-                    names, sums = list(out.metrics()), torch.zeros_like(batch_sums)
-                sums += batch_sums
+            sums = out["sums"] if sums is None else sums + out["sums"]
+            names = out["names"]
             if (i + 1) % CHECK_EVERY == 0 or i + 1 == steps_per_epoch:
-                loss = float(out.loss.detach())
-                if not math.isfinite(loss):
+                bad = ctx.all_reduce_sum((~torch.isfinite(out["loss"].detach())).double().reshape(1))
+                if float(bad) > 0:
+                    loss = float(out["loss"].detach())
                     raise TrainingDiverged(
                         f"loss became {loss} at epoch {epoch}, step {step}: training stopped; the last good "
                         f"checkpoint is in {run_dir} (try a lower --lr, or a Gaussian likelihood's variance floor)")
                 seen = min((i + 1) * config.batch_size, n_train)
-                bar.update(i + 1, {names[0]: float(sums[0]) / seen,
+                bar.update(i + 1, {names[0]: float(sums[0]) * ctx.world_size / seen,
                                    "ex/s": seen / (time.perf_counter() - t0)})
         bar.close()
         train_seconds = time.perf_counter() - t0
+        ctx.all_reduce_sum(sums)
         train_metrics = {f"train_{k}": float(sums[j]) / n_train for j, k in enumerate(names)}
-        valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed)
+        valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
         score = valid["elbo"] if "elbo" in valid else valid["reconstruction"]  # what "best" means
         improved = score > best
         if improved:
@@ -199,13 +245,14 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
                   "examples_per_second": n_train / train_seconds,
                   "epoch_seconds": time.perf_counter() - t0, "best": improved}
         records.append(record)
-        _write_metrics(run_dir, records)
-        if improved:
-            save_weights(run_dir / BEST, model, {"epoch": epoch, "valid_objective": score,
-                                                 "model": model_config.to_dict()})
-        save_training_state(run_dir / LAST, model, optimizer, _rng_state(data_gen, device),
-                            {"epoch": epoch, "step": step, "best": best, "bad_epochs": bad_epochs,
-                             "objective": objective.state(), "config": config.to_dict()})
+        if ctx.is_main:
+            _write_metrics(run_dir, records)
+            if improved:
+                save_weights(run_dir / BEST, model, {"epoch": epoch, "valid_objective": score,
+                                                     "model": model_config.to_dict()})
+            save_training_state(run_dir / LAST, model, optimizer, _rng_state(data_gen, device),
+                                {"epoch": epoch, "step": step, "best": best, "bad_epochs": bad_epochs,
+                                 "objective": objective.state(), "config": config.to_dict()})
         log.line(_epoch_line(record, config.epochs))
         if config.patience is not None and bad_epochs >= config.patience:
             log.line(f"early stopping: no better valid objective for {bad_epochs} epochs")
@@ -213,15 +260,23 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
             break
 
     # --- final: best model on the test split ----------------------------------------------------
+    ctx.barrier()  # rank 0 has written model.safetensors
     load_weights(run_dir / BEST, model)
-    test = evaluate(model, data.test.to(device), batch_size=config.eval_batch_size, seed=config.seed)
+    test = evaluate(model, data.test.to(device), batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
     results = {"split": "test", **test, "best_epoch": max(r["epoch"] for r in records if r["best"]),
                "epochs_run": len(records), "stopped_early": stopped_early}
-    write_json_atomic(run_dir / RESULTS, results)
+    if ctx.is_main:
+        write_json_atomic(run_dir / RESULTS, results)
     log.line(_results_line(results))
     model.eval()
     return Run(run_dir=run_dir, config=config, model_config=model_config, model=model, metrics=records,
                results=results, data_info=config_doc["data"])
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """bf16 autocast needs a CPU or GPU that supports it; say so instead of failing deep inside."""
+    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("--precision bf16: this GPU does not support bfloat16; use --precision fp32")
 
 
 def _sanity_check(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) -> None:
@@ -255,12 +310,15 @@ def _results_line(r: dict[str, Any]) -> str:
 
 
 class _Logger:
-    """A tqdm bar per epoch and one summary line per epoch; ``quiet`` keeps only the lines (for logs)."""
+    """A tqdm bar per epoch and one summary line per epoch; ``quiet`` keeps only the lines (for logs);
+    ``silent`` (ranks other than 0) prints nothing."""
 
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
+    def __init__(self, quiet: bool, silent: bool = False):
+        self.quiet, self.silent = quiet, silent
 
     def line(self, text: str) -> None:
+        if self.silent:
+            return
         if self.quiet:
             print(text, flush=True)
         else:
