@@ -178,6 +178,26 @@ def _read_image(path: Path, size: tuple[int, int] | None) -> tuple[np.ndarray, b
     return np.clip(arr, 0.0, 1.0), arr.ndim == 2
 
 
+def image_folder_files(folder: str | Path) -> tuple[list[Path], torch.Tensor | None, list[str] | None]:
+    """The image files of a folder (directly in it, or one subfolder per class), with labels and class names."""
+    folder = Path(folder)
+    expected = "a folder of PNG/JPEG images, or of one subfolder of such images per class"
+    top = _image_files(folder)
+    classes = [(d.name, _image_files(d)) for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
+    classes = [(name, files) for name, files in classes if files]
+    if top and classes:
+        raise data_error(folder, "images both directly in the folder and in subfolders", expected + ", not both")
+    if not top and not classes:
+        raise data_error(folder, "no PNG or JPEG images found", expected)
+    if top:
+        files, labels, class_names = top, None, None
+    else:
+        class_names = [name for name, _ in classes]
+        files = [f for _, fs in classes for f in fs]
+        labels = torch.tensor([i for i, (_, fs) in enumerate(classes) for _ in fs], dtype=torch.int64)
+    return files, labels, class_names
+
+
 def load_image_folder(
     folder: str | Path, size: tuple[int, int] | None = None
 ) -> tuple[torch.Tensor, torch.Tensor | None, list[str] | None]:
@@ -193,19 +213,7 @@ def load_image_folder(
         raise data_error(folder, "folder not found", expected)
     if size is not None and (len(size) != 2 or min(int(s) for s in size) < 1):
         raise DataError(one_line(f"{folder}: bad image size {size!r} (expected (height, width) of positive integers)"))
-    top = _image_files(folder)
-    classes = [(d.name, _image_files(d)) for d in sorted(folder.iterdir()) if d.is_dir() and not d.name.startswith(".")]
-    classes = [(name, files) for name, files in classes if files]
-    if top and classes:
-        raise data_error(folder, "images both directly in the folder and in subfolders", expected + ", not both")
-    if not top and not classes:
-        raise data_error(folder, "no PNG or JPEG images found", expected)
-    if top:
-        files, labels, class_names = top, None, None
-    else:
-        class_names = [name for name, _ in classes]
-        files = [f for _, fs in classes for f in fs]
-        labels = torch.tensor([i for i, (_, fs) in enumerate(classes) for _ in fs], dtype=torch.int64)
+    files, labels, class_names = image_folder_files(folder)
     arrays, grays = [], []
     first_shape = None
     for f in files:

@@ -22,6 +22,7 @@ from vaelab.data.idx import read_idx
 from vaelab.data.images import load_array_file, load_image_folder, load_labels_file
 from vaelab.data.paths import resolve_data_root
 from vaelab.data.splits import fraction_split_sizes, seeded_split
+from vaelab.data.streaming import StreamingSplit, streamed_folder, streamed_npy
 from vaelab.errors import ConfigError, DataError
 
 DATASETS: dict[str, str] = {
@@ -203,6 +204,34 @@ def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return y.clamp_(0.0, 1.0)
 
 
+def _load_streamed(path: Path, labels: str | Path | None, image_size: tuple[int, int] | None,
+                   split_seed: int) -> tuple[_Splits, str] | None:
+    """The user's data as StreamingSplits when it is too large for memory (None when it fits)."""
+    if path.is_dir():
+        found = streamed_folder(path, image_size)
+        if found is None:
+            return None
+        fetch, n, item_shape, y, class_names = found
+        kind = "continuous"
+    else:
+        found = streamed_npy(path)
+        if found is None:
+            return None
+        if image_size is not None:
+            raise ConfigError(f"{path}: too large to load, so it is streamed as stored (expected no image size; "
+                              "resize the array beforehand)")
+        fetch, n, item_shape, kind = found
+        y, class_names = None, None
+    if labels is not None:
+        y = load_labels_file(labels, n)
+    sizes = fraction_split_sizes(n, what=str(path))
+    tr, va, te = seeded_split(n, sizes, split_seed)
+    source = {"files": [str(path)] + ([str(labels)] if labels is not None else []), "streamed": True,
+              "split": {"method": "seeded permutation 80/10/10", "seed": split_seed, "sizes": list(sizes)}}
+    splits = tuple(StreamingSplit(fetch, idx.numpy(), item_shape) for idx in (tr, va, te))
+    return _Splits(*splits, (_take(y, tr), _take(y, va), _take(y, te)), class_names, source), kind
+
+
 def _load_user(path: Path, labels: str | Path | None, image_size: tuple[int, int] | None, split_seed: int) -> _Splits:
     class_names = None
     if path.is_dir():
@@ -283,6 +312,16 @@ def load_dataset(
                 f"unknown data set {name!r} (expected one of {', '.join(DATASETS)}, "
                 "or the path of an existing .npy/.npz file or folder of PNG/JPEG images)"
             ))
+        streamed = _load_streamed(path, labels, image_size, split_seed)
+        if streamed is not None:  # larger than memory: read batch by batch from disk
+            if mode != "none":
+                raise ConfigError(f"{path} is streamed from disk (larger than memory): expected binarize 'none' "
+                                  "(binarize the array beforehand)")
+            s, kind = streamed
+            source = {"name": str(path), **s.source, "binarize": mode, "image_shape": list(s.train.shape[1:])}
+            return Dataset(name=path.stem or path.name, train=s.train, valid=s.valid, test=s.test,  # type: ignore
+                           kind=kind, train_labels=s.labels[0], valid_labels=s.labels[1], test_labels=s.labels[2],
+                           class_names=s.class_names, source=source)
         s = _load_user(path, labels, image_size, split_seed)
         ds_name, source = path.stem or path.name, {"name": str(path), **s.source}
     train, valid, test, kind, dynamic = binarize_splits(s.train, s.valid, s.test, mode)

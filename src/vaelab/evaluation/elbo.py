@@ -22,15 +22,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
     dist = dist or Distributed()
     was_training = model.training
     model.eval()
-    gen = torch.Generator(device=x.device).manual_seed(seed)
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
     stochastic = hasattr(model, "prior")
     names: list[str] = []
     acc: torch.Tensor | None = None  # rows: sum, sum of squares; one column per metric
     for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size]
+        xb = x[start:start + batch_size].to(device)  # (b, C, H, W); a streamed split is read here
         eps = None
         if stochastic:  # noise for the whole batch, then this rank's slice of it
-            eps = torch.randn((samples, xb.shape[0], model.latent_dim), generator=gen, device=x.device)
+            eps = torch.randn((samples, xb.shape[0], model.latent_dim), generator=gen, device=device)
             eps = dist.shard(eps, dim=1)
         xb = dist.shard(xb)
         if xb.shape[0] == 0:
@@ -42,8 +43,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
         acc = batch if acc is None else acc + batch
     model.train(was_training)
     if not names:  # a rank with no examples still joins the reduction with zeros of the right size
-        probe = model(x[:1], samples=samples).metrics()
-        names, acc = list(probe), torch.zeros(2, len(probe), dtype=torch.float64, device=x.device)
+        probe = model(x[:1].to(device), samples=samples).metrics()
+        names, acc = list(probe), torch.zeros(2, len(probe), dtype=torch.float64, device=device)
     dist.all_reduce_sum(acc)
     n = x.shape[0]
     result: dict[str, float] = {"n": n}

@@ -53,13 +53,14 @@ def log_likelihood(model: VAE, x: torch.Tensor, k: int = 5000, *, batch_size: in
     """
     was_training = model.training
     model.eval()
-    gen = torch.Generator(device=x.device).manual_seed(seed)
-    out = torch.empty(x.shape[0], dtype=torch.float64, device=x.device)
+    device = next(model.parameters()).device
+    gen = torch.Generator(device=device).manual_seed(seed)
+    out = torch.empty(x.shape[0], dtype=torch.float64, device=device)
     for start in range(0, x.shape[0], batch_size):
-        xb = x[start:start + batch_size]  # (B, C, H, W)
+        xb = x[start:start + batch_size].to(device)  # (B, C, H, W)
         chunk = min(k, samples_per_chunk(model, xb.shape[0], max_memory, xb[0].numel()))
         post = model.encode(xb)  # one encoder pass for all k samples
-        total = torch.full((xb.shape[0],), -math.inf, dtype=torch.float64, device=x.device)
+        total = torch.full((xb.shape[0],), -math.inf, dtype=torch.float64, device=device)
         done = 0
         while done < k:
             s = min(chunk, k - done)

@@ -14,14 +14,16 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from tqdm import tqdm
 
 import vaelab
 from vaelab.data import load_dataset
+from vaelab.data import streaming
 from vaelab.data.dataset import Dataset
+from vaelab.data.streaming import StreamingSplit
 from vaelab.errors import ConfigError, TrainingDiverged, VaelabError
 from vaelab.evaluation import evaluate
 from vaelab.models import build_model
@@ -87,6 +89,22 @@ def _set_rng_state(state: dict[str, torch.Tensor], data_gen: torch.Generator, de
 
 def _write_metrics(run_dir: Path, records: list[dict[str, Any]]) -> None:
     write_text_atomic(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def _batches(train_x: torch.Tensor | StreamingSplit, perm: torch.Tensor, batch_size: int,
+             ctx: distributed.Distributed, device: torch.device) -> Iterator[tuple[int, torch.Tensor]]:
+    """(global batch size, this rank's examples) for each batch of the epoch's permutation ``perm``.
+
+    In memory, a batch is an index slice of the one data tensor; a data set streamed from disk is read
+    ahead by DataLoader workers (same batches, same order)."""
+    index_batches = [perm[i:i + batch_size] for i in range(0, perm.shape[0], batch_size)]
+    if isinstance(train_x, StreamingSplit):
+        shards = [ctx.shard(idx.cpu()) for idx in index_batches]
+        for idx, x in zip(index_batches, streaming.batches(train_x, shards)):
+            yield idx.shape[0], x.to(device, non_blocking=True)
+    else:
+        for idx in index_batches:
+            yield idx.shape[0], train_x[ctx.shard(idx)]
 
 
 class TrainStep(torch.nn.Module):
@@ -199,10 +217,8 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
         sums: torch.Tensor | None = None  # running sums of the per-example metrics, on the device
         names: list[str] = []
         bar = log.bar(steps_per_epoch, f"epoch {epoch}/{config.epochs}")
-        for i in range(steps_per_epoch):
-            idx = perm[i * config.batch_size:(i + 1) * config.batch_size]  # (B,) the global batch
-            b = idx.shape[0]
-            x = train_x[ctx.shard(idx)]  # (B / ranks, C, H, W): this rank's slice
+        for i, (b, x) in enumerate(_batches(train_x, perm, config.batch_size, ctx, device)):
+            # b: size of the global batch; x (b / ranks, C, H, W): this rank's slice of it
             if data.dynamic_binarization:  # a fresh binarization each time an image is seen
                 u = torch.rand((b, *data.image_shape), device=device)
                 x = (ctx.shard(u) < x).to(x.dtype)
