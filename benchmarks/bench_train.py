@@ -26,13 +26,14 @@ def main() -> None:
     p.add_argument("--data-dir", default=DEFAULT_DATA)
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--seeds", default="0", help="comma-separated seeds, one run each")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"))
     p.add_argument("--out", default=str(REPO / "docs" / "benchmarks" / "bench_train.md"))
     args = p.parse_args()
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
             cfg = vaelab.TrainConfig(**BENCH, data_dir=args.data_dir, epochs=args.epochs, seed=seed,
-                                     out=str(Path(tmp) / "run"))
+                                     precision=args.precision, out=str(Path(tmp) / "run"))
             run = vaelab.train(cfg, quiet=True)
         secs = [r["seconds"] for r in run.metrics]
         rows.append((seed, secs, statistics.median(secs), run.results["elbo"], run.results["elbo_stderr"]))
@@ -42,7 +43,7 @@ def main() -> None:
              f"{args.epochs} epochs (nats) |", "|---|---|---|---|"]
     for seed, secs, med, elbo, se in rows:
         lines.append(f"| {seed} | {', '.join(f'{s:.2f}' for s in secs)} | {med:.2f} | {elbo:.2f} ± {se:.2f} |")
-    write_section(Path(args.out), f"BENCH training, {args.epochs} epochs, binarized-mnist", lines)
+    write_section(Path(args.out), f"BENCH training, {args.epochs} epochs, binarized-mnist, {args.precision}", lines)
 
 
 if __name__ == "__main__":

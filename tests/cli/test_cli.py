@@ -117,3 +117,16 @@ def test_corrupt_config_and_checkpoint_are_reported(tmp_path, capsys):
     (run / "config.json").write_text("{not json")
     assert main(["train", "--resume", str(run)]) == 2
     assert "config.json: not a vaelab config" in capsys.readouterr().err
+
+
+def test_atomic_writes_leave_no_temp_file_and_normal_permissions(tmp_path):
+    from vaelab.utils.atomic import write_json_atomic
+
+    target = tmp_path / "a.json"
+    write_json_atomic(target, {"x": 1})
+    write_json_atomic(target, {"x": 2})
+    assert json.loads(target.read_text()) == {"x": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

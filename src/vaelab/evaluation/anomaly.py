@@ -1,0 +1,284 @@
+"""Anomaly detection with a VAE's likelihood: score = -log p(x), estimated by importance sampling.
+
+High scores are unlikely inputs. ``detection_metrics`` measures how well the score separates a normal set
+from an anomalous one (ROC-AUC and average precision, anomalous = positive class), and
+``calibrate_threshold`` picks the threshold that flags a chosen fraction of normal (validation) data.
+Caveat (Nalisnick et al. 2019): a likelihood can rank some out-of-distribution data as *more* likely than
+the training data, so a low score is not proof that an input is in-distribution.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from vaelab.errors import ConfigError, VaelabError
+from vaelab.utils.atomic import write_json_atomic, write_text_atomic
+
+
+def anomaly_scores(model: torch.nn.Module, x: torch.Tensor, k: int = 1000, *, batch_size: int = 100, seed: int = 0,
+                   progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """-log p(x) in nats for each image of x (N, C, H, W), importance-sampled with k samples: (N,) float64."""
+    from vaelab.evaluation.likelihood import log_likelihood
+
+    if getattr(model, "config", None) is not None and model.config.model != "vae":
+        raise VaelabError("anomaly scores need a VAE (an autoencoder has no likelihood p(x))")
+    if k < 1:
+        raise ConfigError(f"k (importance samples) must be >= 1, got {k}")
+    dev = next(model.parameters()).device
+    logp = log_likelihood(model, x.to(dev), k=k, batch_size=batch_size, seed=seed, progress=progress)
+    return (-logp).double().cpu().numpy()
+
+
+def calibrate_threshold(normal_scores: np.ndarray, fpr: float) -> float:
+    """The threshold t for which the rule 'score > t' flags the largest fraction of ``normal_scores`` that does not
+    exceed ``fpr``: the (n - floor(fpr * n))-th smallest score (ties may flag fewer)."""
+    s = np.sort(np.asarray(normal_scores, dtype=np.float64))
+    if s.size == 0:
+        raise ConfigError("no normal scores to calibrate a threshold on")
+    if not 0 <= fpr <= 1:
+        raise ConfigError(f"false-positive rate must be in [0, 1], got {fpr}")
+    flagged = int(np.floor(fpr * s.size + 1e-9))
+    return float(s[s.size - flagged - 1]) if flagged < s.size else float("-inf")
+
+
+def rates_at(threshold: float, normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> tuple[float, float]:
+    """(false-positive rate, true-positive rate) of the rule 'score > threshold' is anomalous."""
+    normal, anomalous = np.asarray(normal_scores), np.asarray(anomalous_scores)
+    return float(np.mean(normal > threshold)), float(np.mean(anomalous > threshold))
+
+
+def detection_metrics(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -> dict[str, Any]:
+    """ROC-AUC, average precision and the ROC curve of the score, anomalous = positive class."""
+    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
+
+    normal, anomalous = np.asarray(normal_scores, float), np.asarray(anomalous_scores, float)
+    if normal.size == 0 or anomalous.size == 0:
+        raise ConfigError(f"need scores of both sets (got {normal.size} normal and {anomalous.size} anomalous)")
+    y = np.concatenate([np.zeros(normal.size), np.ones(anomalous.size)])
+    s = np.concatenate([normal, anomalous])
+    fpr, tpr, thr = roc_curve(y, s)
+    return {"auroc": float(roc_auc_score(y, s)), "average_precision": float(average_precision_score(y, s)),
+            "n_normal": int(normal.size), "n_anomalous": int(anomalous.size),
+            "roc_fpr": fpr.tolist(), "roc_tpr": tpr.tolist(), "roc_thresholds": thr.tolist()}
+
+
+@dataclass
+class ScoredSet:
+    """The scores of one INPUT spec."""
+
+    spec: str
+    names: list[str]
+    scores: np.ndarray  # (N,) -log p(x), nats
+
+    def summary(self) -> dict[str, float]:
+        s = self.scores
+        return {"n": int(s.size), "mean": float(s.mean()), "median": float(np.median(s)), "min": float(s.min()),
+                "max": float(s.max())}
+
+
+def scores_csv(sets: Sequence[ScoredSet], group: Sequence[str] | None = None) -> str:
+    """CSV text: one row per image (input spec, its name, -log p(x), log p(x)[, group])."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["input", "name", "score_neg_log_px", "log_px"] + (["set"] if group else []))
+    for i, s in enumerate(sets):
+        for name, v in zip(s.names, s.scores):
+            w.writerow([s.spec, name, f"{v:.4f}", f"{-v:.4f}"] + ([group[i]] if group else []))
+    return buf.getvalue()
+
+
+def write_scores_csv(path: str | Path, sets: Sequence[ScoredSet], group: Sequence[str] | None = None) -> Path:
+    write_text_atomic(path, scores_csv(sets, group))
+    return Path(path)
+
+
+@dataclass
+class AnomalyEvaluation:
+    """The outcome of scoring a normal and an anomalous set (and a calibration set for the threshold)."""
+
+    auroc: float
+    average_precision: float
+    n_normal: int
+    n_anomalous: int
+    k: int
+    fpr_target: float
+    threshold: float  # score > threshold is flagged anomalous
+    calibration: str  # the INPUT spec the threshold was calibrated on
+    calibration_fpr: float  # the fraction of the calibration set flagged
+    test_fpr: float  # fraction of the normal set flagged at the threshold
+    test_tpr: float  # fraction of the anomalous set flagged at the threshold
+    normal: list[str] = field(default_factory=list)
+    anomalous: list[str] = field(default_factory=list)
+    roc_fpr: list[float] = field(default_factory=list)
+    roc_tpr: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary_lines(self) -> list[str]:
+        return [f"ROC-AUC {self.auroc:.4f}   average precision {self.average_precision:.4f}   "
+                f"({self.n_normal} normal, {self.n_anomalous} anomalous, k = {self.k})",
+                f"threshold {self.threshold:.2f} nats (flags {100 * self.calibration_fpr:.1f}% of {self.calibration}, "
+                f"target false-positive rate {100 * self.fpr_target:g}%): flags {100 * self.test_fpr:.1f}% of the "
+                f"normal set and {100 * self.test_tpr:.1f}% of the anomalous set"]
+
+
+def evaluate_scores(normal: Sequence[ScoredSet], anomalous: Sequence[ScoredSet], calibration: ScoredSet,
+                    fpr: float, k: int) -> AnomalyEvaluation:
+    """Detection metrics and the calibrated operating point from already computed scores."""
+    n = np.concatenate([s.scores for s in normal])
+    a = np.concatenate([s.scores for s in anomalous])
+    m = detection_metrics(n, a)
+    t = calibrate_threshold(calibration.scores, fpr)
+    test_fpr, test_tpr = rates_at(t, n, a)
+    return AnomalyEvaluation(
+        auroc=m["auroc"], average_precision=m["average_precision"], n_normal=m["n_normal"],
+        n_anomalous=m["n_anomalous"], k=k, fpr_target=fpr, threshold=t, calibration=calibration.spec,
+        calibration_fpr=float(np.mean(calibration.scores > t)), test_fpr=test_fpr, test_tpr=test_tpr,
+        normal=[s.spec for s in normal], anomalous=[s.spec for s in anomalous],
+        roc_fpr=m["roc_fpr"], roc_tpr=m["roc_tpr"])
+
+
+def roc_figure(result: AnomalyEvaluation, title: str | None = None, normal_scores: np.ndarray | None = None,
+               anomalous_scores: np.ndarray | None = None) -> Any:
+    """ROC curve with the calibrated operating point; with the scores, a histogram of both sets beside it."""
+    from vaelab.visualisation.canvas import new_figure
+
+    hist = normal_scores is not None and anomalous_scores is not None
+    fig = new_figure(11 if hist else 5.6, 4.8)
+    ax = fig.add_subplot(1, 2 if hist else 1, 1)
+    ax.plot(result.roc_fpr, result.roc_tpr, color="C0", lw=2,
+            label=f"ROC, AUC {result.auroc:.3f} (AP {result.average_precision:.3f})")
+    ax.plot([0, 1], [0, 1], ":", color="0.5", label="chance")
+    ax.plot([result.test_fpr], [result.test_tpr], "o", color="C3",
+            label=f"threshold {result.threshold:.1f} (target FPR {result.fpr_target:g})")
+    ax.set_xlabel("false-positive rate (normal flagged)")
+    ax.set_ylabel("true-positive rate (anomalous flagged)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.01)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "score = -log p(x)", fontsize=9)
+    if hist:
+        ax2 = fig.add_subplot(1, 2, 2)
+        both = np.concatenate([normal_scores, anomalous_scores])
+        lo, hi = np.percentile(both, [0.5, 99.5])
+        bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
+        ax2.hist(np.clip(normal_scores, lo, hi), bins=bins, alpha=0.6, color="C0", label="normal", density=True)
+        ax2.hist(np.clip(anomalous_scores, lo, hi), bins=bins, alpha=0.6, color="C1", label="anomalous", density=True)
+        ax2.axvline(result.threshold, color="C3", ls="--", label="threshold")
+        ax2.set_xlabel("-log p(x), nats (clipped to the 0.5-99.5% range)")
+        ax2.set_ylabel("density")
+        ax2.legend(fontsize=8)
+        ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def save_evaluation(out_dir: str | Path, result: AnomalyEvaluation, normal: Sequence[ScoredSet],
+                    anomalous: Sequence[ScoredSet], calibration: ScoredSet,
+                    title: str | None = None) -> dict[str, Path]:
+    """Write OUT/anomaly.json, OUT/scores.csv and OUT/roc.png (atomically); returns their paths."""
+    from vaelab.visualisation.canvas import figure_png, save_bytes
+
+    out = Path(out_dir)
+    n = np.concatenate([s.scores for s in normal])
+    a = np.concatenate([s.scores for s in anomalous])
+    paths = {"json": out / "anomaly.json", "csv": out / "scores.csv", "roc": out / "roc.png"}
+    doc = result.to_dict()
+    doc["normal_summary"] = [dict(spec=s.spec, **s.summary()) for s in normal]
+    doc["anomalous_summary"] = [dict(spec=s.spec, **s.summary()) for s in anomalous]
+    write_json_atomic(paths["json"], json.loads(json.dumps(doc)))
+    sets = [*normal, *anomalous, calibration]
+    groups = ["normal"] * len(normal) + ["anomalous"] * len(anomalous) + ["calibration"]
+    write_scores_csv(paths["csv"], sets, groups)
+    save_bytes(figure_png(roc_figure(result, title, n, a)), paths["roc"])
+    return paths
+
+
+# ------------------------------------------------------------------------------------- on a run
+def run_inputs_loader(run: Any, data_dir: str | Path | None = None) -> Callable[[str], Any]:
+    """``load(spec) -> Inputs`` for a run: its own data set name loads with the run's options (cached); other
+    named sets under ``data_dir`` (default: the run's data root)."""
+    from functools import lru_cache
+
+    from vaelab.data.inputs import load_inputs
+    from vaelab.training.loop import load_data
+
+    own = lru_cache(maxsize=1)(lambda: load_data(run.config))
+    root = data_dir if data_dir is not None else run.config.data_dir
+    return lambda spec: load_inputs(spec, data_dir=root, datasets={run.config.dataset: own})
+
+
+def prepare_specs(run: Any, specs: Sequence[str], *, resize: bool = False, binarize: str | None = None,
+                  limit: int | None = None, seed: int = 0, loader: Callable[[str], Any] | None = None
+                  ) -> list[tuple[str, list[str], torch.Tensor]]:
+    """(spec, names, images fitted to the model) for each INPUT spec; ``limit`` keeps a seeded random subset of
+    each. Inputs that do not fit the model raise a DataError here, before any (slow) scoring."""
+    from vaelab.data.inputs import fit_inputs
+
+    if getattr(run.model_config, "model", "vae") != "vae":
+        raise VaelabError(f"{run.run_dir}: anomaly scores need a VAE run (an autoencoder has no likelihood p(x))")
+    load = loader or run_inputs_loader(run)
+    prepared = []
+    for spec in specs:
+        inputs = load(spec)
+        if limit is not None and limit < len(inputs):
+            inputs = inputs.subset(torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))[:limit])
+        x = fit_inputs(inputs, run.model_config.image_shape, run.model_config.likelihood, resize=resize,
+                       binarize=binarize)
+        prepared.append((spec, inputs.names, x))
+    return prepared
+
+
+def score_prepared(run: Any, prepared: Sequence[tuple[str, list[str], torch.Tensor]], k: int = 1000, *,
+                   seed: int = 0, batch_size: int = 100,
+                   progress: Callable[[str, int, int], None] | None = None) -> list[ScoredSet]:
+    """Score prepared inputs; ``progress(spec, done, total)`` after each batch."""
+    out = []
+    for spec, names, x in prepared:
+        cb = (lambda done, spec=spec, total=x.shape[0]: progress(spec, done, total)) if progress else None
+        out.append(ScoredSet(spec, names, anomaly_scores(run.model, x, k, batch_size=batch_size, seed=seed,
+                                                         progress=cb)))
+    return out
+
+
+def score_specs(run: Any, specs: Sequence[str], k: int = 1000, *, resize: bool = False, binarize: str | None = None,
+                limit: int | None = None, seed: int = 0, batch_size: int = 100,
+                progress: Callable[[str, int, int], None] | None = None,
+                data_dir: str | Path | None = None) -> list[ScoredSet]:
+    """Score every INPUT spec (see vaelab.data.inputs) with a run's model: -log p(x) per image."""
+    prepared = prepare_specs(run, specs, resize=resize, binarize=binarize, limit=limit, seed=seed,
+                             loader=run_inputs_loader(run, data_dir))
+    return score_prepared(run, prepared, k, seed=seed, batch_size=batch_size, progress=progress)
+
+
+def evaluate_detection(run: Any, normal: Sequence[str], anomalous: Sequence[str], *, calibration: str | None = None,
+                 k: int = 1000, fpr: float = 0.05, resize: bool = False, binarize: str | None = None,
+                 limit: int | None = None, calibration_limit: int | None = 1000, seed: int = 0,
+                 batch_size: int = 100, progress: Callable[[str, int, int], None] | None = None,
+                 data_dir: str | Path | None = None
+                 ) -> tuple[AnomalyEvaluation, list[ScoredSet], list[ScoredSet], ScoredSet]:
+    """Score the normal and anomalous INPUT specs and the calibration set (default: the run's valid split) and
+    return the evaluation with the scored sets."""
+    if not normal or not anomalous:
+        raise ConfigError("need at least one normal and one anomalous input (--normal ... --anomalous ...)")
+    loader = run_inputs_loader(run, data_dir)
+    calibration = calibration or f"{run.config.dataset}:valid"
+    opts = dict(resize=resize, binarize=binarize, seed=seed, loader=loader)
+    cal_p = prepare_specs(run, [calibration], limit=calibration_limit, **opts)
+    n_p = prepare_specs(run, normal, limit=limit, **opts)
+    a_p = prepare_specs(run, anomalous, limit=limit, **opts)
+    score = dict(seed=seed, batch_size=batch_size, progress=progress)
+    cal = score_prepared(run, cal_p, k, **score)[0]
+    n = score_prepared(run, n_p, k, **score)
+    a = score_prepared(run, a_p, k, **score)
+    return evaluate_scores(n, a, cal, fpr, k), n, a, cal
