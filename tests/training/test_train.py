@@ -128,3 +128,16 @@ def test_autoencoder_baseline_trains_and_reports_reconstruction_only(tmp_path):
     run = train(TrainConfig(**SMALL, model="ae", epochs=2, out=str(tmp_path / "ae")), quiet=True)
     assert "elbo" not in run.results and math.isfinite(run.results["reconstruction"])
     assert "valid_reconstruction" in run.metrics[-1] and "valid_kl" not in run.metrics[-1]
+
+
+def test_lr_decay_schedule_and_time_limit(tmp_path):
+    run = train(TrainConfig(**SMALL, epochs=3, lr=1e-3, lr_decay=0.5, out=str(tmp_path / "d")), quiet=True)
+    assert [r["lr"] for r in run.metrics] == pytest.approx([5e-4, 2.5e-4, 1.25e-4])
+    resumed_part = train(TrainConfig(**SMALL, epochs=1, lr=1e-3, lr_decay=0.5, out=str(tmp_path / "p")), quiet=True)
+    resumed = train(TrainConfig(epochs=3), resume=resumed_part.run_dir, quiet=True)
+    assert [r["lr"] for r in resumed.metrics] == pytest.approx([5e-4, 2.5e-4, 1.25e-4])
+    a = load_file(str(run.run_dir / "last.safetensors"))
+    b = load_file(str(resumed.run_dir / "last.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    limited = train(TrainConfig(**SMALL, epochs=50, max_minutes=1e-6, out=str(tmp_path / "t")), quiet=True)
+    assert len(limited.metrics) == 1 and limited.results["time_limited"] is True

@@ -66,6 +66,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a("--beta", type=float, help="KL weight (1 = the ELBO; other values train a beta-VAE)")
     a("--warmup-epochs", type=float, help="linear KL warm-up from 0 over this many epochs")
     a("--patience", type=int, help="early stopping after this many epochs without a better valid ELBO")
+    a("--lr-decay", type=float, help="multiply the learning rate by this after every epoch (default 1)")
+    a("--max-minutes", type=float, help="stop after the epoch that passes this many minutes (resumable)")
     a("--seed", type=int)
     a("--device", choices=DEVICES)
     a("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 autocast (sums and losses stay fp32)")
@@ -99,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     if args.resume:
         config = TrainConfig(epochs=args.epochs or 1, patience=args.patience)
+        config.max_minutes = args.max_minutes
         if args.epochs is None:  # keep the run's own epoch count
             from vaelab.training.run import read_config
 

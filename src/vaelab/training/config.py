@@ -53,6 +53,8 @@ class TrainConfig:
     beta: float = 1.0  # KL weight; 1 is the ELBO
     warmup_epochs: float = 0.0  # linear KL warm-up from 0 to beta over this many epochs
     patience: int | None = None  # early stopping: epochs without a better valid ELBO
+    lr_decay: float = 1.0  # learning rate multiplied by this after every epoch (exponential schedule)
+    max_minutes: float | None = None  # stop (checkpointed, resumable) after the epoch that passes this time
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"  # fp32 | bf16 (autocast; losses, KL and log-likelihood sums stay fp32)
@@ -94,6 +96,10 @@ class TrainConfig:
             raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.train_subset is not None and self.train_subset < 1:
             raise ConfigError(f"train_subset must be >= 1 examples, got {self.train_subset}")
+        if not 0 < self.lr_decay <= 1:
+            raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.max_minutes is not None and not self.max_minutes > 0:
+            raise ConfigError(f"max_minutes must be > 0, got {self.max_minutes}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be >= 1 epochs, got {self.patience}")
         # model fields are checked by ModelConfig once the data shape is known

@@ -8,6 +8,7 @@ killed at any point resumes from its last finished epoch and ends with the same 
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import sys
@@ -137,7 +138,7 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
     if resume is not None:
         run_dir = Path(resume)
         saved, _, _ = read_config(run_dir)
-        saved.epochs, saved.patience = config.epochs, config.patience
+        saved.epochs, saved.patience, saved.max_minutes = config.epochs, config.patience, config.max_minutes
         config = saved
     else:
         run_dir = Path(config.out) if config.out else default_run_dir(config)
@@ -149,6 +150,8 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
         ok = True
         return run
     finally:
+        if ctx.enabled:
+            gc.collect()  # free the DDP wrapper (it holds reference cycles) while its process group still exists
         distributed.teardown(ctx, ok)
 
 
@@ -209,7 +212,8 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
         step_module = torch.compile(step_module)
 
     # --- epochs ---------------------------------------------------------------------------------
-    stopped_early = False
+    stopped_early = time_limited = False
+    started = time.perf_counter()
     for epoch in range(start_epoch + 1, config.epochs + 1):
         model.train()
         t0 = time.perf_counter()
@@ -255,10 +259,12 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
             best, bad_epochs = score, 0
         else:
             bad_epochs += 1
+        for group in optimizer.param_groups:  # exponential schedule; the lr is saved with Adam's state
+            group["lr"] *= config.lr_decay
         record = {"epoch": epoch, "step": step, **train_metrics,
                   **{f"valid_{k}": v for k, v in valid.items() if k != "n"},
                   "beta": kl_weight(config, step, steps_per_epoch), "seconds": train_seconds,
-                  "examples_per_second": n_train / train_seconds,
+                  "examples_per_second": n_train / train_seconds, "lr": optimizer.param_groups[0]["lr"],
                   "epoch_seconds": time.perf_counter() - t0, "best": improved}
         records.append(record)
         if ctx.is_main:
@@ -274,13 +280,18 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
             log.line(f"early stopping: no better valid objective for {bad_epochs} epochs")
             stopped_early = True
             break
+        if config.max_minutes is not None and (time.perf_counter() - started) / 60 > config.max_minutes:
+            log.line(f"time limit: stopping after epoch {epoch} ({config.max_minutes} minutes); "
+                     f"continue with --resume {run_dir} --epochs N")
+            time_limited = True
+            break
 
     # --- final: best model on the test split ----------------------------------------------------
     ctx.barrier()  # rank 0 has written model.safetensors
     load_weights(run_dir / BEST, model)
     test = evaluate(model, data.test.to(device), batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
     results = {"split": "test", **test, "best_epoch": max(r["epoch"] for r in records if r["best"]),
-               "epochs_run": len(records), "stopped_early": stopped_early}
+               "epochs_run": len(records), "stopped_early": stopped_early, "time_limited": time_limited}
     if ctx.is_main:
         write_json_atomic(run_dir / RESULTS, results)
     log.line(_results_line(results))
