@@ -94,13 +94,18 @@ def test_page_explores_the_latent_space(app2, open_page, tmp_path, h, run2):
         page.mouse.move(*map_point_on_page(page, a))
         src_a = wait_src_change(page, "#decoded", first)
         page.mouse.move(*map_point_on_page(page, b), steps=5)
-        src_b = wait_src_change(page, "#decoded", src_a)
+        # intermediate mouse positions may be decoded first: wait until the decoded z is the one under b
+        xb, yb = page.evaluate(f"[S.map.x[{b}], S.map.y[{b}]]")
+        tol = 0.1 * (max(page.evaluate("S.map.x")) - min(page.evaluate("S.map.x")))
+        page.wait_for_function("([x, y, tol]) => { const d = document.getElementById('decoded').dataset.z; "
+                               "if (!d) return false; const z = d.split(',').map(Number); "
+                               "return Math.hypot(z[0] - x, z[1] - y) < tol; }", arg=[xb, yb, tol], timeout=10_000)
+        src_b = page.get_attribute("#decoded", "src")
         img_a, img_b = png_pixels(src_a), png_pixels(src_b)
         assert img_a.shape == img_b.shape == (8, 8)
         assert np.abs(img_a.astype(int) - img_b.astype(int)).max() > 30  # a different digit, not noise
         z = [float(v) for v in page.get_attribute("#decoded", "data-z").split(",")]
-        xb, yb = page.evaluate(f"[S.map.x[{b}], S.map.y[{b}]]")
-        assert math.dist(z, (xb, yb)) < 0.1 * (max(page.evaluate("S.map.x")) - min(page.evaluate("S.map.x")))
+        assert math.dist(z, (xb, yb)) < tol
 
         # a slider moves one coordinate
         before = page.get_attribute("#decoded", "src")
