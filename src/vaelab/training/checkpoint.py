@@ -78,11 +78,22 @@ def save_training_state(path: Path, model: torch.nn.Module, optimizer: torch.opt
     _save(path, tensors, meta)
 
 
+def load_last_weights(path: Path, model: torch.nn.Module) -> dict[str, Any]:
+    """Load only the model weights of a ``save_training_state`` checkpoint; returns its metadata."""
+    tensors, meta = _load(path)
+    _load_state(model, _model_tensors(tensors), path)
+    return meta
+
+
+def _model_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+
+
 def load_training_state(path: Path, model: torch.nn.Module,
                         optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Restore weights and optimiser from ``save_training_state``; returns (rng states, meta)."""
     tensors, meta = _load(path)
-    _load_state(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    _load_state(model, _model_tensors(tensors), path)
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):

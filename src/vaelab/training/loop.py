@@ -41,7 +41,7 @@ CHECK_EVERY = 50  # steps between NaN checks and progress-bar updates
 
 def resolve_device(name: str) -> torch.device:
     """'auto' -> CUDA when available, else CPU; 'cuda' without a GPU is a clear error."""
-    return distributed._device(name, torch.cuda.current_device() if torch.cuda.is_available() else 0)
+    return distributed.device_for(name, torch.cuda.current_device() if torch.cuda.is_available() else 0)
 
 
 def load_data(config: TrainConfig) -> Dataset:

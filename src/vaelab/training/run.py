@@ -15,7 +15,7 @@ import torch
 
 from vaelab.errors import VaelabError
 from vaelab.models import Autoencoder, ModelConfig, VAE, build_model
-from vaelab.training.checkpoint import BEST, LAST, load_weights, _load
+from vaelab.training.checkpoint import BEST, LAST, load_last_weights, load_weights
 from vaelab.training.config import TrainConfig
 
 CONFIG = "config.json"
@@ -65,8 +65,7 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu", which: str = "
     if which == "best":
         load_weights(run_dir / BEST, model)
     elif which == "last":
-        tensors, _ = _load(run_dir / LAST)
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        load_last_weights(run_dir / LAST, model)
     else:
         raise VaelabError(f"unknown checkpoint {which!r}: expected best or last")
     model.to(device).eval()

@@ -52,9 +52,9 @@ def setup(device_name: str) -> tuple[Distributed, torch.device]:
     """Read torchrun's environment; start the process group (nccl on CUDA, gloo on CPU) when WORLD_SIZE > 1."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return Distributed(), _device(device_name, 0)
+        return Distributed(), device_for(device_name, 0)
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    device = _device(device_name, local)
+    device = device_for(device_name, local)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Distributed(rank=rank, world_size=world, local_rank=local), device
@@ -69,7 +69,7 @@ def teardown(ctx: Distributed, ok: bool = True) -> None:
         dist.destroy_process_group()
 
 
-def _device(name: str, local_rank: int) -> torch.device:
+def device_for(name: str, local_rank: int) -> torch.device:
     from vaelab.errors import ConfigError
 
     if name == "auto":
