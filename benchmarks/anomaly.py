@@ -35,7 +35,7 @@ from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 from vaelab.visualisation.canvas import png_bytes, save_bytes
 
 MODEL = dict(arch="mlp", hidden=(512, 512), latent_dim=20, activation="relu", batch_size=100, lr=1e-3, seed=0,
-             device="cpu")
+             device="cpu", lr_decay=1.0, warmup_epochs=0.0, ema_decay=0.0, patience=None, max_minutes=None)
 
 
 def train(out: Path, epochs: int, **config) -> vaelab.Run:
@@ -257,7 +257,8 @@ def render(doc: dict) -> str:
         "# or, for one pair, by hand:",
         f"python benchmarks/mnist_t10k.py --out runs/anomaly/mnist_t10k_no{h}.npz --exclude {h}",
         f"python benchmarks/mnist_t10k.py --out runs/anomaly/mnist_t10k_only{h}.npz --only {h}",
-        f"vaelab train --dataset runs/anomaly/mnist_t10k_no{h}.npz --hidden 512,512 --latent-dim 20 --batch-size 100 "
+        f"vaelab train --dataset runs/anomaly/mnist_t10k_no{h}.npz --hidden 512,512 --activation relu --latent-dim 20 "
+        f"--batch-size 100 --lr-decay 1 --warmup-epochs 0 --ema-decay 0 --patience 0 --max-minutes 0 "
         f"--epochs {doc['epochs']} --out runs/anomaly/digits-gaussian",
         f"vaelab anomaly-eval runs/anomaly/digits-gaussian --normal runs/anomaly/mnist_t10k_no{h}.npz:test "
         f"--anomalous runs/anomaly/mnist_t10k_only{h}.npz -k {k}",

@@ -13,12 +13,10 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import DEFAULT_DATA, REPO, write_section
+from common import BENCH, DEFAULT_DATA, REPO, write_section
 
 import vaelab
 
-BENCH = dict(dataset="binarized-mnist", arch="mlp", hidden=(512, 512), latent_dim=32, activation="relu",
-             likelihood="bernoulli", batch_size=128, lr=1e-3, samples=1, device="auto")
 
 
 def main() -> None:
@@ -32,7 +30,7 @@ def main() -> None:
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = vaelab.TrainConfig(**BENCH, data_dir=args.data_dir, epochs=args.epochs, seed=seed,
+            cfg = vaelab.TrainConfig(**BENCH, device="auto", data_dir=args.data_dir, epochs=args.epochs, seed=seed,
                                      precision=args.precision, out=str(Path(tmp) / "run"))
             run = vaelab.train(cfg, quiet=True)
         secs = [r["seconds"] for r in run.metrics]

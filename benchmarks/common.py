@@ -14,6 +14,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = os.environ.get("VAELAB_DATA_DIR", str(REPO.parent / "shared" / "data"))
 
+# The foundation issue's benchmark model: MLP 784-512-512, latent 32, ReLU, Bernoulli, batch 128, Adam 1e-3
+# at a constant rate, no warm-up, no weight averaging, no early stopping (what the reference loop does).
+BENCH = dict(dataset="binarized-mnist", arch="mlp", hidden=(512, 512), latent_dim=32, activation="relu",
+             likelihood="bernoulli", batch_size=128, lr=1e-3, samples=1, lr_decay=1.0, warmup_epochs=0.0,
+             ema_decay=0.0, patience=None, max_minutes=None)
+
 
 def machine() -> str:
     """One line naming the CPU (or GPU), core count and torch version."""

@@ -19,10 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import DEFAULT_DATA  # noqa: E402
+from common import BENCH, DEFAULT_DATA  # noqa: E402
 
-BENCH = dict(dataset="binarized-mnist", arch="mlp", hidden=(512, 512), latent_dim=32, activation="relu",
-             likelihood="bernoulli", batch_size=128, lr=1e-3, samples=1)
 IN, H, D = 784, 512, 32
 
 

@@ -10,7 +10,11 @@ export VAELAB_DATA_DIR=$DATA  # named data sets (frey-face, binarized-mnist) giv
 R=runs/docs
 IMG=docs/images
 mkdir -p "$R" "$IMG"
-train() { [ -f "$1/results.json" ] || vaelab train --out "$@" --quiet | tail -1; }
+# short runs: the model and optimiser these figures were made with (vaelab's defaults before the 60-minute
+# quality recipe became the default); options given per run below override them
+SHORT="--hidden 512,512 --activation relu --latent-dim 32 --batch-size 128 --lr-decay 1 --warmup-epochs 0 --ema-decay 0 --patience 0 --max-minutes 0"
+# shellcheck disable=SC2086
+train() { local out=$1; shift; [ -f "$out/results.json" ] || vaelab train $SHORT --out "$out" "$@" --quiet | tail -1; }
 
 # --- training -------------------------------------------------------------------------------------------
 for d in 2 5 10 20; do   # binarized MNIST, 50k training images, Bernoulli decoder, 10 epochs each

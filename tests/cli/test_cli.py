@@ -31,7 +31,7 @@ def test_train_one_epoch_on_a_subset_resume_and_load_back(tmp_path, shared_data)
     run_dir = tmp_path / "bm"
     common = ["--data-dir", str(shared_data), "--quiet"]
     r = cli("train", "--dataset", "binarized-mnist", "--train-subset", "2000", "--epochs", "1", "--hidden", "64",
-            "--latent-dim", "4", "--out", str(run_dir), *common)
+            "--latent-dim", "4", "--warmup-epochs", "0", "--out", str(run_dir), *common)
     assert r.returncode == 0, r.stderr
     assert "test ELBO" in r.stdout
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1

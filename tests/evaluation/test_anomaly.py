@@ -22,7 +22,7 @@ from vaelab.evaluation.likelihood import log_likelihood
 
 def _train(out, **overrides):
     config = dict(dataset="digits", hidden=(64, 64), latent_dim=4, epochs=20, batch_size=64, seed=0, device="cpu",
-                  out=str(out))
+                  warmup_epochs=0, out=str(out))
     return vaelab.train(vaelab.TrainConfig(**{**config, **overrides}), quiet=True)
 
 

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from vaelab.cli.main import main
 from vaelab.training import TrainConfig, train
 
-SMALL = dict(dataset="digits", hidden=(64,), latent_dim=4, batch_size=64, device="cpu", epochs=3)
+SMALL = dict(dataset="digits", hidden=(64,), latent_dim=4, batch_size=64, device="cpu", epochs=3, warmup_epochs=0)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ pytest.importorskip("fastapi", reason="the serving tests need vaelab[serve] (fas
 
 from vaelab.training import TrainConfig, train  # noqa: E402
 
-SMALL = dict(dataset="digits", hidden=(64,), batch_size=64, device="cpu", epochs=5)
+SMALL = dict(dataset="digits", hidden=(64,), batch_size=64, device="cpu", epochs=5, warmup_epochs=0)
 
 
 def make_client(app):

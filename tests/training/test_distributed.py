@@ -14,7 +14,8 @@ import torch
 from safetensors.torch import load_file
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
-CONFIG = dict(dataset="digits", hidden=[64], latent_dim=4, batch_size=64, epochs=3, device="cpu", seed=5)
+CONFIG = dict(dataset="digits", hidden=[64], latent_dim=4, batch_size=64, epochs=3, device="cpu", seed=5,
+              warmup_epochs=0)
 
 
 def torchrun(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -56,7 +57,7 @@ def test_two_ranks_match_one_process_and_each_other(single, tmp_path):
 def test_torchrun_cli_resume_continues_the_run(single, tmp_path):
     out = tmp_path / "cli"
     args = ["--dataset", "digits", "--hidden", "64", "--latent-dim", "4", "--batch-size", "64", "--device", "cpu",
-            "--seed", "5", "--out", str(out), "--quiet"]
+            "--seed", "5", "--warmup-epochs", "0", "--out", str(out), "--quiet"]
     r = torchrun("-m", "vaelab", "train", *args, "--epochs", "1")
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stdout.count("epoch   1/1") == 1  # only rank 0 prints

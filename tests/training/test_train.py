@@ -14,7 +14,7 @@ from vaelab.errors import TrainingDiverged, VaelabError
 from vaelab.training import TrainConfig, train
 from vaelab.training.loop import kl_weight
 
-SMALL = dict(dataset="digits", hidden=(32,), latent_dim=3, batch_size=64, device="cpu")
+SMALL = dict(dataset="digits", hidden=(32,), latent_dim=3, batch_size=64, device="cpu", warmup_epochs=0)
 
 
 def test_run_directory_holds_complete_config_weights_and_metrics(tmp_path):
@@ -96,7 +96,7 @@ def test_kl_warmup_is_linear_then_beta():
     assert kl_weight(cfg, 0, 100) == 0.0
     assert kl_weight(cfg, 100, 100) == pytest.approx(0.5)
     assert kl_weight(cfg, 200, 100) == 1.0 and kl_weight(cfg, 1000, 100) == 1.0
-    assert kl_weight(TrainConfig(beta=0.5), 3, 100) == 0.5
+    assert kl_weight(TrainConfig(beta=0.5, warmup_epochs=0), 3, 100) == 0.5
 
 
 def test_early_stopping_with_patience(tmp_path, monkeypatch):
@@ -113,7 +113,7 @@ def test_early_stopping_with_patience(tmp_path, monkeypatch):
 
     fake.final = False
     monkeypatch.setattr(loop, "evaluate", fake)
-    run = train(TrainConfig(**SMALL, epochs=6, patience=2, out=str(tmp_path / "r")), quiet=True)
+    run = train(TrainConfig(**SMALL, epochs=6, patience=2, ema_decay=0, out=str(tmp_path / "r")), quiet=True)
     assert [r["epoch"] for r in run.metrics] == [1, 2, 3, 4]
     assert run.results["stopped_early"] and run.results["best_epoch"] == 2
 
@@ -141,3 +141,12 @@ def test_lr_decay_schedule_and_time_limit(tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
     limited = train(TrainConfig(**SMALL, epochs=50, max_minutes=1e-6, out=str(tmp_path / "t")), quiet=True)
     assert len(limited.metrics) == 1 and limited.results["time_limited"] is True
+
+
+def test_iwae_training_selects_the_best_model_by_the_valid_iwae_bound(tmp_path):
+    run = train(TrainConfig(**SMALL, epochs=3, objective="iwae", k=8, out=str(tmp_path / "iw")), quiet=True)
+    bounds = [r["valid_iwae"] for r in run.metrics]
+    assert all(r["valid_iwae"] >= r["valid_elbo"] - 0.5 for r in run.metrics)  # IWAE_8 >= ELBO up to noise
+    best = max(range(3), key=lambda i: bounds[i])
+    assert run.results["best_epoch"] == best + 1
+    assert [r["best"] for r in run.metrics][best] is True

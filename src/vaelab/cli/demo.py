@@ -13,7 +13,8 @@ from vaelab.training import TrainConfig, train
 from vaelab.visualisation import save_image_grid
 
 DEMO_CONFIG = dict(dataset="digits", latent_dim=8, hidden=(256, 256), activation="relu", likelihood="gaussian",
-                   epochs=150, batch_size=64, lr=1e-3, seed=0, device="cpu")
+                   epochs=150, batch_size=64, lr=1e-3, seed=0, device="cpu", lr_decay=1.0, warmup_epochs=0.0,
+                   ema_decay=0.0, patience=None, max_minutes=None)
 
 
 def run_demo(out: str | Path = "runs/demo", epochs: int | None = None, quiet: bool = False) -> dict[str, Path]:

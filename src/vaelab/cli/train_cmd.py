@@ -65,18 +65,37 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
       help="score-function estimator without its running-mean control variate")
     a("--beta", type=float, help="KL weight (1 = the ELBO; other values train a beta-VAE)")
     a("--warmup-epochs", type=float, help="linear KL warm-up from 0 over this many epochs")
-    a("--patience", type=int, help="early stopping after this many epochs without a better valid ELBO")
-    a("--lr-decay", type=float, help="multiply the learning rate by this after every epoch (default 1)")
-    a("--max-minutes", type=float, help="stop after the epoch that passes this many minutes (resumable)")
+    a("--patience", type=int, help="early stopping after this many epochs without a better valid ELBO "
+                                   "(default 200; 0: off)")
+    a("--lr-decay", type=float, help="multiply the learning rate by this after every epoch")
+    a("--ema-decay", type=float, help="Polyak averaging of the weights for validation and the best model "
+                                     "(e.g. 0.999; 0 turns it off)")
+    a("--max-minutes", type=float, help="stop after the epoch that passes this many minutes (resumable; "
+                                        "default 60; 0: no limit)")
     a("--seed", type=int)
     a("--device", choices=DEVICES)
     a("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 autocast (sums and losses stay fp32)")
-    a("--compile", action="store_const", const=True, help="torch.compile the training step")
+    a("--compile", action=argparse.BooleanOptionalAction, help="torch.compile the training step (--no-compile: eager)")
     a("--out", help="run directory (default runs/DATASET-MODEL-TIME)")
     a("--config", help="start from a config.json (a run's, or your own)")
+    a("--init-from", metavar="RUN_DIR", help="start from this run's best weights (same network; a new run, "
+                                             "e.g. IWAE fine-tuning of an ELBO run)")
     a("--resume", metavar="RUN_DIR", help="continue a killed or finished run from its last checkpoint")
     a("--quiet", action="store_true", help="log lines instead of a progress bar")
+    _show_defaults(p)
     p.set_defaults(func=run)
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append TrainConfig's default to each option's help (the options themselves default to None, so that
+    --config values are only overridden by options actually given)."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    for action in parser._actions:
+        value = defaults.get(action.dest)
+        if value is None or isinstance(value, bool) or (action.help and "default" in action.help):
+            continue
+        shown = ",".join(str(v) for v in value) if isinstance(value, tuple) else value
+        action.help = f"{action.help} (default {shown})" if action.help else f"default {shown}"
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -99,15 +118,13 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.resume:
-        config = TrainConfig(epochs=args.epochs or 1, patience=args.patience)
-        config.max_minutes = args.max_minutes
-        if args.epochs is None:  # keep the run's own epoch count
-            from vaelab.training.run import read_config
+    if args.resume:  # the run's own epochs, patience and time limit unless given again
+        from vaelab.training.run import read_config
 
-            saved, _, _ = read_config(Path(args.resume))
-            config.epochs = saved.epochs
-            config.patience = saved.patience if args.patience is None else args.patience
+        saved, _, _ = read_config(Path(args.resume))
+        config = TrainConfig(epochs=saved.epochs if args.epochs is None else args.epochs,
+                             patience=saved.patience if args.patience is None else args.patience,
+                             max_minutes=saved.max_minutes if args.max_minutes is None else args.max_minutes)
         train(config, resume=args.resume, quiet=args.quiet)
     else:
         train(config_from_args(args), quiet=args.quiet)

@@ -62,9 +62,12 @@ def _load_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], path: 
 
 
 def save_training_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                        rng: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-    """Everything needed to resume: weights, optimiser state, RNG states and ``meta`` (epoch, counters)."""
+                        rng: dict[str, torch.Tensor], meta: dict[str, Any],
+                        extra: dict[str, torch.Tensor] | None = None) -> None:
+    """Everything needed to resume: weights, optimiser state, RNG states, ``meta`` (epoch, counters) and
+    ``extra`` tensors (e.g. the weight average, keys ``ema.*``)."""
     tensors: dict[str, torch.Tensor] = {f"model.{k}": v for k, v in model.state_dict().items()}
+    tensors.update({f"extra.{k}": v for k, v in (extra or {}).items()})
     opt = optimizer.state_dict()
     scalars: dict[str, dict[str, Any]] = {}
     for idx, state in opt["state"].items():
@@ -89,10 +92,14 @@ def _model_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
 
 
-def load_training_state(path: Path, model: torch.nn.Module,
-                        optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Restore weights and optimiser from ``save_training_state``; returns (rng states, meta)."""
+def load_training_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                        extra: dict[str, torch.Tensor] | None = None
+                        ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Restore weights and optimiser from ``save_training_state``; returns (rng states, meta) and fills
+    ``extra`` (when given) with the saved extra tensors."""
     tensors, meta = _load(path)
+    if extra is not None:
+        extra.update({k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")})
     _load_state(model, _model_tensors(tensors), path)
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():

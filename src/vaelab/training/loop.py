@@ -27,13 +27,16 @@ from vaelab.data.dataset import Dataset
 from vaelab.data.streaming import StreamingSplit
 from vaelab.errors import ConfigError, TrainingDiverged, VaelabError
 from vaelab.evaluation import evaluate
+from vaelab.evaluation.likelihood import log_likelihood
 from vaelab.models import build_model
 from vaelab.models.objectives import Objective
 from vaelab.training.checkpoint import (BEST, LAST, load_training_state, load_weights, save_training_state,
                                        save_weights)
 from vaelab.training.config import TrainConfig
+from vaelab.training.ema import WeightAverage
 from vaelab.training.run import CONFIG, METRICS, RESULTS, Run, read_config, read_metrics
 from vaelab.utils import distributed
+from vaelab.utils.allocator import keep_freed_memory
 from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 
 CHECK_EVERY = 50  # steps between NaN checks and progress-bar updates
@@ -159,10 +162,15 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
            device: torch.device) -> Run:
     # --- data, model, optimiser --------------------------------------------------------------
     torch.manual_seed(config.seed)  # the same on every rank: all ranks draw the same global noise
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults on each step's activation buffers (docs/benchmarks.md)
     data = load_data(config)
     model_config = config.model_config(data.image_shape, data.kind)
     model = build_model(model_config).to(device)
+    if config.init_from is not None and not resuming:  # warm start (a resumed run has its own weights)
+        load_weights(_init_weights_path(config.init_from), model)
     optimizer = make_optimizer(model, config.lr)
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     objective = config.make_objective()
     check_precision(config.precision, device)
     train_x = data.train.to(device)  # (N, C, H, W), the whole split in one tensor
@@ -173,11 +181,16 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
     stochastic = config.model == "vae"
     noise_samples = (config.k if config.objective == "iwae" else config.samples) if stochastic else 0
     _sanity_check(model, train_x[: min(8, n_train)], config)
+    if config.compile is None:  # recorded in config.json, so a resumed run keeps the choice
+        config.compile = compile_pays(config.epochs * n_train, device)
 
     # --- run directory: fresh or resumed -----------------------------------------------------
     start_epoch, step, best, bad_epochs = 0, 0, -math.inf, 0
     if resuming and (run_dir / LAST).is_file():
-        rng, meta = load_training_state(run_dir / LAST, model, optimizer)
+        extra: dict[str, torch.Tensor] = {}
+        rng, meta = load_training_state(run_dir / LAST, model, optimizer, extra)
+        if average is not None:
+            average.load_state_tensors(extra)
         _set_rng_state(rng, data_gen, device)
         start_epoch, step, best, bad_epochs = meta["epoch"], meta["step"], meta["best"], meta["bad_epochs"]
         objective.load_state(meta.get("objective", {}))
@@ -201,7 +214,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
     log.line(f"vaelab: {model_config.model} on {data.name} {tuple(data.image_shape)} ({n_train} train), "
              f"{model_config.likelihood} likelihood, {sum(p.numel() for p in model.parameters())} parameters, "
              f"device {device}" + (f" x {ctx.world_size} ranks" if ctx.enabled else "") +
-             f", {config.precision}; run directory {run_dir}")
+             f", {config.precision}" + (", compiled" if config.compile else "") + f"; run directory {run_dir}")
 
     step_module: torch.nn.Module = TrainStep(model, objective, config.precision, device)
     if ctx.enabled:
@@ -235,6 +248,8 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
             optimizer.zero_grad(set_to_none=True)
             out["loss"].backward()
             optimizer.step()
+            if average is not None:
+                average.update()
             step += 1
             sums = out["sums"] if sums is None else sums + out["sums"]
             names = out["names"]
@@ -252,8 +267,15 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
         train_seconds = time.perf_counter() - t0
         ctx.all_reduce_sum(sums)
         train_metrics = {f"train_{k}": float(sums[j]) / n_train for j, k in enumerate(names)}
-        valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
-        score = valid["elbo"] if "elbo" in valid else valid["reconstruction"]  # what "best" means
+        if average is not None:  # validation (and the best model) use the averaged weights
+            raw = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
+            with average.applied():
+                valid = _validate(model, valid_x, config, ctx)
+            valid = {**valid, **{f"{k}_raw_weights": v for k, v in raw.items() if k in ("elbo", "reconstruction")}}
+        else:
+            valid = _validate(model, valid_x, config, ctx)
+        # what "best" means: the bound being trained (IWAE_k or the ELBO), or the autoencoder's reconstruction
+        score = valid.get("iwae", valid.get("elbo", valid.get("reconstruction")))
         improved = score > best
         if improved:
             best, bad_epochs = score, 0
@@ -270,11 +292,17 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
         if ctx.is_main:
             _write_metrics(run_dir, records)
             if improved:
-                save_weights(run_dir / BEST, model, {"epoch": epoch, "valid_objective": score,
-                                                     "model": model_config.to_dict()})
+                meta = {"epoch": epoch, "valid_objective": score, "model": model_config.to_dict(),
+                        "weights": "average" if average is not None else "raw"}
+                if average is not None:
+                    with average.applied():
+                        save_weights(run_dir / BEST, model, meta)
+                else:
+                    save_weights(run_dir / BEST, model, meta)
             save_training_state(run_dir / LAST, model, optimizer, _rng_state(data_gen, device),
                                 {"epoch": epoch, "step": step, "best": best, "bad_epochs": bad_epochs,
-                                 "objective": objective.state(), "config": config.to_dict()})
+                                 "objective": objective.state(), "config": config.to_dict()},
+                                extra=average.state_tensors() if average is not None else None)
         log.line(_epoch_line(record, config.epochs))
         if config.patience is not None and bad_epochs >= config.patience:
             log.line(f"early stopping: no better valid objective for {bad_epochs} epochs")
@@ -300,6 +328,44 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
                results=results, data_info=config_doc["data"])
 
 
+def _validate(model: torch.nn.Module, valid_x: torch.Tensor, config: TrainConfig,
+              ctx: distributed.Distributed) -> dict[str, Any]:
+    """Validation ELBO terms; with the IWAE objective also the valid IWAE_k bound (same k, fixed seed), which
+    is what selects the best model then (an IWAE-trained model's ELBO may fall while its bound rises)."""
+    valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
+    if config.objective == "iwae" and config.model == "vae":
+        valid["iwae"] = float(log_likelihood(model, valid_x, k=int(config.k), seed=config.seed).mean())
+    return valid
+
+
+def _init_weights_path(init_from: str) -> Path:
+    """The best weights of the run directory ``init_from`` (or a .safetensors file given directly)."""
+    path = Path(init_from)
+    path = path / BEST if path.is_dir() else path
+    if not path.is_file():
+        raise ConfigError(f"--init-from {init_from}: expected a run directory holding {BEST} or a .safetensors file")
+    return path
+
+
+COMPILE_MIN_EXAMPLES = 10_000_000  # example passes (epochs x training examples) from which compiling pays
+
+
+def compile_pays(example_passes: int, device: torch.device) -> bool:
+    """The default of ``compile``: torch.compile costs 5-20 s up front and saved ~15% per epoch on the
+    default MLP (docs/benchmarks.md), so only long runs use it, and only where its compiler is there
+    (a C++ compiler for the CPU, Triton for CUDA)."""
+    if example_passes < COMPILE_MIN_EXAMPLES:
+        return False
+    if device.type == "cuda":
+        import importlib.util
+
+        return importlib.util.find_spec("triton") is not None
+    import os
+    import shutil
+
+    return shutil.which(os.environ.get("CXX", "g++")) is not None
+
+
 def check_precision(precision: str, device: torch.device) -> None:
     """bf16 autocast needs a CPU or GPU that supports it; say so instead of failing deep inside."""
     if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -318,8 +384,13 @@ def _sanity_check(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) 
 
 def _epoch_line(r: dict[str, Any], epochs: int) -> str:
     if "valid_elbo" in r:
-        body = (f"train ELBO {r['train_elbo']:.2f}  valid ELBO {r['valid_elbo']:.2f} "
+        train_iwae = f"train IWAE {r['train_iwae']:.2f}  " if "train_iwae" in r else ""
+        body = (f"{train_iwae}train ELBO {r['train_elbo']:.2f}  valid ELBO {r['valid_elbo']:.2f} "
                 f"(rec {r['valid_reconstruction']:.2f}, KL {r['valid_kl']:.2f})")
+        if "valid_iwae" in r:
+            body += f"  valid IWAE {r['valid_iwae']:.2f}"
+        if "valid_elbo_raw_weights" in r:
+            body += f" [averaged weights; raw {r['valid_elbo_raw_weights']:.2f}]"
     else:
         body = (f"train log p(x|z) {r['train_reconstruction']:.2f}  "
                 f"valid log p(x|z) {r['valid_reconstruction']:.2f}")

@@ -43,7 +43,9 @@ def read_config(run_dir: Path) -> tuple[TrainConfig, ModelConfig, dict[str, Any]
         raise VaelabError(f"{path}: not found (expected a run directory written by vaelab train)")
     try:
         doc = json.loads(path.read_text())
-        return TrainConfig.from_dict(doc["train"]), ModelConfig.from_dict(doc["model"]), doc.get("data", {})
+        train = dict(doc["train"])
+        train.setdefault("ema_decay", 0.0)  # runs written before weight averaging existed trained without it
+        return TrainConfig.from_dict(train), ModelConfig.from_dict(doc["model"]), doc.get("data", {})
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise VaelabError(f"{path}: not a vaelab config ({type(exc).__name__}: {exc}); "
                           "expected JSON with 'train' and 'model' sections") from None
