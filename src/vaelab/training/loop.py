@@ -9,8 +9,11 @@ killed at any point resumes from its last finished epoch and ends with the same 
 from __future__ import annotations
 
 import gc
+import importlib.util
 import json
 import math
+import os
+import shutil
 import sys
 import time
 from datetime import datetime
@@ -357,12 +360,7 @@ def compile_pays(example_passes: int, device: torch.device) -> bool:
     if example_passes < COMPILE_MIN_EXAMPLES:
         return False
     if device.type == "cuda":
-        import importlib.util
-
         return importlib.util.find_spec("triton") is not None
-    import os
-    import shutil
-
     return shutil.which(os.environ.get("CXX", "g++")) is not None
 
 
