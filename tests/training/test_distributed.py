@@ -4,7 +4,6 @@ every rank, resume, and only rank 0 writing."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -6,7 +6,7 @@ model, the optimiser settings and the seed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from vaelab.errors import ConfigError
