@@ -40,7 +40,7 @@ MODEL = dict(arch="mlp", hidden=(512, 512), latent_dim=20, activation="relu", ba
 
 def train(out: Path, epochs: int, **config) -> vaelab.Run:
     """Train (or load, when OUT already holds a finished run with this config) one model."""
-    cfg = vaelab.TrainConfig(**{**MODEL, **config, "epochs": epochs, "out": str(out)})
+    cfg = vaelab.TrainConfig.from_dict(dict(**{**MODEL, **config, "epochs": epochs, "out": str(out)}))
     if (out / "results.json").is_file():
         run = vaelab.load(out)
         if run.config.to_dict() == cfg.to_dict():

@@ -25,7 +25,7 @@ import torch
 from common import BENCH, DEFAULT_DATA, REPO, write_section
 
 import vaelab
-from vaelab.evaluation.likelihood import log_likelihood
+from vaelab.models.importance import log_likelihood
 from vaelab.utils.allocator import keep_freed_memory
 
 
@@ -40,7 +40,7 @@ def per_image_log_likelihood(model, x: torch.Tensor, k: int, sample_batch: int =
             post = model.encode(xi)
             z = post.mu + post.std * torch.randn_like(post.mu)  # (S, D)
             log_px_z = model.decoder_distribution(z).log_prob(xi.flatten(1))
-            log_w.append(log_px_z + model.prior(post.mu).log_prob(z) - post.distribution().log_prob(z))
+            log_w.append(log_px_z + model.prior_distribution().log_prob(z) - post.log_prob(z))
         out.append(torch.logsumexp(torch.cat(log_w), 0) - math.log(k))
     return torch.stack(out)
 
@@ -57,7 +57,7 @@ def main() -> None:
         run_dir = args.run
         if run_dir is None:
             run_dir = str(Path(tmp) / "bench")
-            vaelab.train(vaelab.TrainConfig(**BENCH, epochs=5, device="cpu", data_dir=args.data_dir, out=run_dir), quiet=True)
+            vaelab.train(vaelab.TrainConfig.from_dict(dict(**BENCH, epochs=5, device="cpu", data_dir=args.data_dir, out=run_dir)), quiet=True)
         model = vaelab.load(run_dir).model
         x = vaelab.load_dataset("binarized-mnist", data_dir=args.data_dir).test  # (10000, 1, 28, 28)
 

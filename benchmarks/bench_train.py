@@ -30,8 +30,8 @@ def main() -> None:
     rows = []
     for seed in (int(s) for s in args.seeds.split(",")):
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = vaelab.TrainConfig(**BENCH, device="auto", data_dir=args.data_dir, epochs=args.epochs, seed=seed,
-                                     precision=args.precision, out=str(Path(tmp) / "run"))
+            cfg = vaelab.TrainConfig.from_dict(dict(**BENCH, device="auto", data_dir=args.data_dir, epochs=args.epochs, seed=seed,
+                                     precision=args.precision, out=str(Path(tmp) / "run")))
             run = vaelab.train(cfg, quiet=True)
         secs = [r["seconds"] for r in run.metrics]
         rows.append((seed, secs, statistics.median(secs), run.results["elbo"], run.results["elbo_stderr"]))

@@ -40,8 +40,8 @@ def run_vaelab(args, precision: str = "fp32", compile: bool = False) -> list[flo
     import vaelab
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = vaelab.TrainConfig(**BENCH, data_dir=args.data_dir, epochs=args.epochs, device=args.device,
-                                 precision=precision, compile=compile, out=str(Path(tmp) / "run"))
+        cfg = vaelab.TrainConfig.from_dict(dict(**BENCH, data_dir=args.data_dir, epochs=args.epochs, device=args.device,
+                                 precision=precision, compile=compile, out=str(Path(tmp) / "run")))
         run = vaelab.train(cfg, quiet=True)
     return [r["seconds"] for r in run.metrics]
 

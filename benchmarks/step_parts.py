@@ -18,7 +18,7 @@ import torch
 
 from vaelab.models import build_model
 from vaelab.models.config import ModelConfig
-from vaelab.training.loop import make_optimizer
+from vaelab.training.step import make_optimizer
 from vaelab.utils.allocator import keep_freed_memory
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     def step(i: int) -> None:
         t0 = time.perf_counter()
         xb = x[perm[i * 128:(i + 1) * 128]]  # (128, 1, 28, 28)
-        out = model.elbo(xb, eps=torch.randn(1, 128, 32))
+        out = model(xb, eps=torch.randn(1, 128, 32))
         t1 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()

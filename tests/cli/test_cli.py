@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 import vaelab
 from vaelab.cli.main import main
-from vaelab.evaluation import evaluate
+from vaelab.models.batched import evaluate
 
 VAELAB = [sys.executable, "-m", "vaelab"]
 

@@ -45,9 +45,9 @@ def test_streamed_values_equal_the_in_memory_ones(npy, monkeypatch):
 def test_training_on_streamed_data_matches_in_memory_training(npy, tmp_path, monkeypatch):
     cfg = dict(dataset=str(npy), epochs=2, hidden=(16,), latent_dim=2, batch_size=64, device="cpu")
     monkeypatch.setenv("VAELAB_STREAM_BYTES", str(10 ** 12))
-    mem = train(TrainConfig(**cfg, out=str(tmp_path / "mem")), quiet=True)
+    mem = train(TrainConfig.from_dict(dict(**cfg, out=str(tmp_path / "mem"))), quiet=True)
     monkeypatch.setenv("VAELAB_STREAM_BYTES", "1000")
-    st = train(TrainConfig(**cfg, out=str(tmp_path / "st")), quiet=True)
+    st = train(TrainConfig.from_dict(dict(**cfg, out=str(tmp_path / "st"))), quiet=True)
     for a, b in zip(mem.metrics, st.metrics):
         assert b["train_elbo"] == pytest.approx(a["train_elbo"], abs=1e-3)
         assert b["valid_elbo"] == pytest.approx(a["valid_elbo"], abs=1e-3)

@@ -17,13 +17,13 @@ from vaelab.data.inputs import fit_inputs, load_inputs
 from vaelab.errors import DataError
 from vaelab.evaluation.anomaly import (anomaly_scores, calibrate_threshold, detection_metrics, rates_at,
                                        score_specs)
-from vaelab.evaluation.likelihood import log_likelihood
+from vaelab.models.importance import log_likelihood
 
 
 def _train(out, **overrides):
     config = dict(dataset="digits", hidden=(64, 64), latent_dim=4, epochs=20, batch_size=64, seed=0, device="cpu",
                   warmup_epochs=0, out=str(out))
-    return vaelab.train(vaelab.TrainConfig(**{**config, **overrides}), quiet=True)
+    return vaelab.train(vaelab.TrainConfig.from_dict(dict(**{**config, **overrides})), quiet=True)
 
 
 @pytest.fixture(scope="module")

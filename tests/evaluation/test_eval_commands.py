@@ -18,7 +18,7 @@ SMALL = dict(dataset="digits", hidden=(64,), latent_dim=4, batch_size=64, device
 
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
-    return train(TrainConfig(**SMALL, out=str(tmp_path_factory.mktemp("runs") / "vae")), quiet=True)
+    return train(TrainConfig.from_dict(dict(**SMALL, out=str(tmp_path_factory.mktemp("runs") / "vae"))), quiet=True)
 
 
 def test_eval_reports_elbo_log_likelihood_and_active_units(vae_run, capsys):
@@ -37,7 +37,7 @@ def test_eval_reports_elbo_log_likelihood_and_active_units(vae_run, capsys):
 
 
 def test_eval_of_an_autoencoder_says_why_there_is_no_likelihood(tmp_path, capsys):
-    run = train(TrainConfig(**{**SMALL, "epochs": 1}, model="ae", out=str(tmp_path / "ae")), quiet=True)
+    run = train(TrainConfig.from_dict(dict(**{**SMALL, "epochs": 1}, model="ae", out=str(tmp_path / "ae"))), quiet=True)
     assert main(["eval", str(run.run_dir), "--quiet"]) == 0
     assert "defines no density p(x)" in capsys.readouterr().out
     r = json.loads((run.run_dir / "eval_test.json").read_text())
@@ -61,14 +61,14 @@ def test_gradvar_shows_score_function_noisier_than_pathwise(vae_run, capsys):
     assert rows[("stl", "decoder")]["variance"] == pytest.approx(rows[("pathwise", "decoder")]["variance"])
     assert rows[("pathwise", "total")]["parameters"] == sum(p.numel() for p in vae_run.model.parameters())
     with Image.open(vae_run.run_dir / "gradvar.png") as im:
-        assert im.size == (700, 400)
+        assert im.format == "PNG" and im.size[0] > 500 and im.size[1] > 300
     assert "| score-function | encoder |" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("extra", [dict(objective="iwae", k=5), dict(estimator="score-function"),
                                    dict(estimator="stl"), dict(estimator="score-function", baseline=False)])
 def test_training_with_other_objectives_and_estimators(tmp_path, extra):
-    run = train(TrainConfig(**{**SMALL, "epochs": 2}, **extra, out=str(tmp_path / "r")), quiet=True)
+    run = train(TrainConfig.from_dict(dict(**{**SMALL, "epochs": 2}, **extra, out=str(tmp_path / "r"))), quiet=True)
     assert math.isfinite(run.results["elbo"])
     last = run.metrics[-1]
     assert last["valid_elbo"] > -200
@@ -80,9 +80,9 @@ def test_training_with_other_objectives_and_estimators(tmp_path, extra):
 
 def test_score_function_baseline_survives_resume(tmp_path):
     cfg = dict(**{**SMALL, "epochs": 3}, estimator="score-function")
-    full = train(TrainConfig(**cfg, out=str(tmp_path / "full")), quiet=True)
-    part = train(TrainConfig(**{**cfg, "epochs": 1}, out=str(tmp_path / "part")), quiet=True)
-    resumed = train(TrainConfig(epochs=3), resume=part.run_dir, quiet=True)
+    full = train(TrainConfig.from_dict(dict(**cfg, out=str(tmp_path / "full"))), quiet=True)
+    part = train(TrainConfig.from_dict(dict(**{**cfg, "epochs": 1}, out=str(tmp_path / "part"))), quiet=True)
+    resumed = train(TrainConfig.from_dict(dict(epochs=3)), resume=part.run_dir, quiet=True)
     a = load_file(str(full.run_dir / "last.safetensors"))
     b = load_file(str(resumed.run_dir / "last.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)

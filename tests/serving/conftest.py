@@ -54,14 +54,14 @@ def serve_runs(tmp_path_factory):
 def run2(serve_runs):
     """Gaussian VAE on the 8x8 digits with a 2-D latent (the map is z itself)."""
     torch.manual_seed(0)
-    return train(TrainConfig(**SMALL, latent_dim=2, out=str(serve_runs / "d2")), quiet=True)
+    return train(TrainConfig.from_dict(dict(**SMALL, latent_dim=2, out=str(serve_runs / "d2"))), quiet=True)
 
 
 @pytest.fixture(scope="session")
 def run8(serve_runs):
     """Bernoulli VAE on thresholded digits with an 8-D latent (the map is PCA of z)."""
     torch.manual_seed(0)
-    return train(TrainConfig(**SMALL, latent_dim=8, binarize="threshold", out=str(serve_runs / "d8")), quiet=True)
+    return train(TrainConfig.from_dict(dict(**SMALL, latent_dim=8, binarize="threshold", out=str(serve_runs / "d8"))), quiet=True)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from vaelab.evaluation.anomaly import anomaly_scores
 from vaelab.serving.app import create_app
 from vaelab.serving.limits import Limits
 from vaelab.visualisation.common import posterior_means
-from vaelab.training.loop import load_data
+from vaelab.runs import load_data
 
 STATIC = Path(__file__).resolve().parents[2] / "src" / "vaelab" / "serving" / "static"
 
@@ -245,8 +245,8 @@ def test_score_refuses_what_it_cannot_do(client8, run8, client2, h, serve_runs):
                    "500000 importance samples", "limit of 100000")
     from vaelab.training import TrainConfig, train
 
-    ae = train(TrainConfig(dataset="digits", hidden=(32,), latent_dim=2, epochs=1, model="ae", device="cpu",
-                           out=str(serve_runs / "ae")), quiet=True)
+    ae = train(TrainConfig.from_dict(dict(dataset="digits", hidden=(32,), latent_dim=2, epochs=1, model="ae", device="cpu",
+                           out=str(serve_runs / "ae"))), quiet=True)
     ac = h.make_client(create_app(ae.run_dir))
     assert_refused(ac.post("/api/score", json={"images": gray}), 400, "autoencoder", "no density")
     enc = ac.post("/api/encode", json={"images": gray}).json()
@@ -318,7 +318,7 @@ def test_other_image_shapes(shape, h, tmp_path):
     from vaelab.data.dataset import Dataset
     from vaelab.models import ModelConfig, build_model
     from vaelab.training import TrainConfig
-    from vaelab.training.run import Run
+    from vaelab.runs import Run
 
     c, hh, ww = shape
     mc = ModelConfig(image_shape=shape, latent_dim=3, hidden=(16,), likelihood="gaussian")
@@ -326,7 +326,7 @@ def test_other_image_shapes(shape, h, tmp_path):
     g = torch.Generator().manual_seed(0)
     test = torch.rand((12, *shape), generator=g)
     data = Dataset("synthetic", test, test, test, "continuous")
-    run = Run(run_dir=tmp_path, config=TrainConfig(dataset="synthetic"), model_config=mc, model=model)
+    run = Run(run_dir=tmp_path, config=TrainConfig.from_dict(dict(dataset="synthetic")), model_config=mc, model=model)
     client = h.make_client(create_app(run, data=data))
     info = client.get("/api/info").json()
     assert info["image_shape"] == list(shape) and info["latent_dim"] == 3

@@ -81,7 +81,7 @@ def wait_src_change(page, selector: str, old: str | None) -> str:
 
 
 def test_page_explores_the_latent_space(app2, open_page, tmp_path, h, run2):
-    from vaelab.training.loop import load_data
+    from vaelab.runs import load_data
 
     with background(app2) as url:
         page = open_page(url)

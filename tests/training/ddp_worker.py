@@ -11,7 +11,7 @@ import vaelab
 
 config = json.loads(sys.argv[1])
 resume = sys.argv[2] if len(sys.argv) > 2 else None
-run = vaelab.train(vaelab.TrainConfig(**config) if resume is None else vaelab.TrainConfig(epochs=config["epochs"]),
+run = vaelab.train(vaelab.TrainConfig.from_dict(dict(**config)) if resume is None else vaelab.TrainConfig.from_dict(dict(epochs=config["epochs"])),
                    resume=resume, quiet=True)
 rank = int(os.environ.get("RANK", "0"))
 out = Path(config["out"]).parent / f"rank{rank}.safetensors"

@@ -12,11 +12,12 @@ PROBE = """
 import resource, sys, torch
 from vaelab.utils.allocator import keep_freed_memory
 on = keep_freed_memory()
-from vaelab.evaluation.likelihood import log_weights
+from vaelab.models.importance import log_weights
 from vaelab.models import build_model
 from vaelab.models.config import ModelConfig
 torch.manual_seed(0)
-model = build_model(ModelConfig(image_shape=(1, 28, 28), hidden=(512, 512), latent_dim=32)).eval()
+model = build_model(ModelConfig(image_shape=(1, 28, 28), hidden=(512, 512), latent_dim=32, activation="relu",
+                                likelihood="bernoulli")).eval()
 x = (torch.rand(100, 1, 28, 28) < 0.2).float()
 with torch.inference_mode():
     post = model.encode(x)

@@ -10,7 +10,7 @@ import vaelab
 def _train(out, **overrides):
     config = dict(dataset="digits", hidden=(64, 64), latent_dim=4, epochs=20, batch_size=64, seed=0,
                   device="cpu", warmup_epochs=0, out=str(out))
-    return vaelab.train(vaelab.TrainConfig(**{**config, **overrides}), quiet=True)
+    return vaelab.train(vaelab.TrainConfig.from_dict(dict(**{**config, **overrides})), quiet=True)
 
 
 @pytest.fixture(scope="session")

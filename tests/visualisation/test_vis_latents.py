@@ -11,8 +11,8 @@ from PIL import Image
 from vaelab.cli.main import main
 from vaelab.data import load_dataset
 from vaelab.visualisation.canvas import figure_png
-from vaelab.visualisation.latents import (UNLABELLED_COLOUR, class_colours, latent_map, latent_map_figure,
-                                          point_colours)
+from vaelab.utils.latent_plane import UNLABELLED_COLOUR, class_colours, point_colours
+from vaelab.visualisation.latents import latent_map, latent_map_figure
 
 
 def _scatter(fig):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.cli.figure_opts import add_run, positive_int, print_paths, progress_bar
-from vaelab.cli.score_cmd import INPUT_HELP, add_scoring_options, load_run
+from vaelab.cli.options import (INPUT_HELP, add_run, add_scoring_options, load_run, positive_int, print_paths,
+                                progress_bar)
 
 
 def fraction(text: str) -> float:
@@ -37,7 +37,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from vaelab.evaluation.anomaly import evaluate_detection, save_evaluation
+    from vaelab.visualisation.roc import save_roc
 
     run_ = load_run(args)
     result, normal, anomalous, cal = evaluate_detection(
@@ -45,8 +48,10 @@ def run(args: argparse.Namespace) -> int:
         resize=args.resize, binarize=args.binarize, limit=args.limit, calibration_limit=args.calibration_limit,
         seed=args.seed, batch_size=args.batch_size, progress=progress_bar(args.quiet), data_dir=args.data_dir)
     title = f"normal: {', '.join(args.normal)}\nanomalous: {', '.join(args.anomalous)}"
-    paths = save_evaluation(Path(args.out) if args.out else Path(args.run) / "anomaly", result, normal, anomalous,
-                            cal, title)
+    out = Path(args.out) if args.out else Path(args.run) / "anomaly"
+    paths = save_evaluation(out, result, normal, anomalous, cal)
+    paths["roc"] = save_roc(out / "roc.png", result, np.concatenate([s.scores for s in normal]),
+                            np.concatenate([s.scores for s in anomalous]), title)
     for line in result.summary_lines():
         print(line)
     print_paths(paths.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from vaelab.cli.figure_opts import print_paths
+from vaelab.cli.options import print_paths
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

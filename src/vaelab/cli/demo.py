@@ -7,10 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-import torch
-
-from vaelab.training import TrainConfig, train
-from vaelab.visualisation import save_image_grid
+from typing import Any
 
 DEMO_CONFIG = dict(dataset="digits", latent_dim=8, hidden=(256, 256), activation="relu", likelihood="gaussian",
                    epochs=150, batch_size=64, lr=1e-3, seed=0, device="cpu", lr_decay=1.0, warmup_epochs=0.0,
@@ -19,9 +16,15 @@ DEMO_CONFIG = dict(dataset="digits", latent_dim=8, hidden=(256, 256), activation
 
 def run_demo(out: str | Path = "runs/demo", epochs: int | None = None, quiet: bool = False) -> dict[str, Path]:
     """Train the demo model into ``out`` and write samples.png and reconstructions.png there."""
-    config = TrainConfig(**{**DEMO_CONFIG, "out": str(out), **({"epochs": epochs} if epochs else {})})
-    run = train(config, resume=out if (Path(out) / "last.safetensors").exists() else None, quiet=quiet)
+    import torch
+
     from vaelab.data import load_dataset
+    from vaelab.runs.config import TrainConfig
+    from vaelab.training.loop import train
+    from vaelab.visualisation import save_image_grid
+
+    config = TrainConfig.from_dict({**DEMO_CONFIG, "out": str(out), **({"epochs": epochs} if epochs else {})})
+    run = train(config, resume=out if (Path(out) / "last.safetensors").exists() else None, quiet=quiet)
 
     test = load_dataset("digits").test[:32]  # (32, 1, 8, 8)
     gen = torch.Generator().manual_seed(0)
@@ -34,8 +37,10 @@ def run_demo(out: str | Path = "runs/demo", epochs: int | None = None, quiet: bo
     return {**paths, "run_dir": run.run_dir}
 
 
-def _interleave(a: torch.Tensor, b: torch.Tensor, per_row: int) -> torch.Tensor:
-    """Rows of ``a`` alternating with the matching rows of ``b``: (2N, C, H, W)."""
+def _interleave(a: Any, b: Any, per_row: int) -> Any:
+    """Rows of ``a`` alternating with the matching rows of ``b`` (tensors (N, C, H, W)): (2N, C, H, W)."""
+    import torch
+
     rows = []
     for start in range(0, a.shape[0], per_row):
         rows += [a[start:start + per_row], b[start:start + per_row]]

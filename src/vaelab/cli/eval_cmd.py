@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
+from vaelab.cli.options import add_device, add_k
 from vaelab.errors import ConfigError
-from vaelab.evaluation.run_eval import evaluate_run, format_table, save_eval
 
 
 def parse_memory(text: str) -> int:
@@ -29,20 +26,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="test ELBO and importance-sampled log-likelihood of a run (nats per example)")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    p.add_argument("--k", type=int, default=5000, help="importance samples per example (default 5000)")
+    add_k(p, 5000, "importance samples per example")
     p.add_argument("--max-memory", type=parse_memory, default="1G",
                    help="bound on activation memory per chunk of samples (default 1G)")
-    p.add_argument("--batch-size", type=int, default=100, help="images per batch (default 100)")
+    p.add_argument("--batch-size", type=int, default=100, help="images per batch of the ELBO pass and of the "
+                   "importance sampler (default 100)")
     p.add_argument("--limit", type=int, help="evaluate only the first N examples of the split")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    add_device(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaelab.training import load
-    from vaelab.training.loop import load_data, resolve_device
+    from vaelab.evaluation.run_eval import evaluate_run, format_table, save_eval
+    from vaelab.runs import load, load_data, resolve_device
+    from vaelab.utils.progress import ProgressBar
 
     if args.k < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise ConfigError("--k, --batch-size and --limit must be >= 1")
@@ -52,19 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if args.limit:
         x = x[: args.limit]
     x = x.to(device)
-    bar = None if args.quiet else tqdm(total=x.shape[0], desc=f"IS log p(x), k={args.k}", unit="img",
-                                       file=sys.stderr, leave=False)
-    last = [0]
-
-    def progress(done: int) -> None:
-        if bar is not None:
-            bar.update(done - last[0])
-            last[0] = done
-
-    result = evaluate_run(run.model, x, split=args.split, k=args.k, batch_size=args.batch_size,
-                          max_memory=args.max_memory, seed=args.seed, progress=progress)
-    if bar is not None:
-        bar.close()
+    with ProgressBar(x.shape[0], f"IS log p(x), k={args.k}", unit="img", quiet=args.quiet) as bar:
+        result = evaluate_run(run.model, x, split=args.split, k=args.k, batch_size=args.batch_size,
+                              max_memory=args.max_memory, seed=args.seed, progress=bar.update)
     result["run_dir"] = str(Path(args.run_dir))
     path = save_eval(Path(args.run_dir), result)
     print(format_table(result))

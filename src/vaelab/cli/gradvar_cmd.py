@@ -6,12 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-import torch
-
+from vaelab.cli.options import add_device, load_run
 from vaelab.errors import ConfigError
-from vaelab.evaluation.gradvar import format_rows, gradient_variance_table, plot_rows
-from vaelab.models.objectives import ESTIMATORS
-from vaelab.utils.atomic import write_json_atomic, write_text_atomic
+from vaelab.models.config import ESTIMATORS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,12 +21,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-baseline", action="store_true", help="score-function without its control variate")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"))
     p.add_argument("--seed", type=int, default=0)
+    add_device(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vaelab.training import load
-    from vaelab.training.loop import load_data
+    import torch
+
+    from vaelab.evaluation.gradvar import format_rows, gradient_variance_table
+    from vaelab.visualisation.gradvar_plot import plot_rows
+    from vaelab.runs import load_data
+    from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 
     estimators = tuple(e.strip() for e in args.estimators.split(",") if e.strip())
     bad = [e for e in estimators if e not in ESTIMATORS]
@@ -37,14 +39,16 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"unknown estimator(s) {bad}: expected some of {', '.join(ESTIMATORS)}")
     if args.draws < 2 or args.samples < 1 or args.batch_size < 1:
         raise ConfigError("--draws must be >= 2 (a variance needs two draws); --samples and --batch-size >= 1")
-    run = load(args.run_dir, which=args.checkpoint)
-    if not hasattr(run.model, "prior"):
+    args.run = args.run_dir
+    run = load_run(args, which=args.checkpoint)
+    if not run.model.has_density:
         raise ConfigError("gradvar needs a VAE run: a deterministic autoencoder has no ELBO gradient estimators")
     data = load_data(run.config)
     idx = torch.randperm(data.train.shape[0], generator=torch.Generator().manual_seed(args.seed))[: args.batch_size]
     x = data.train[idx]
     if data.dynamic_binarization:
         x = torch.bernoulli(x, generator=torch.Generator().manual_seed(args.seed))
+    x = x.to(next(run.model.parameters()).device)
     run.model.train()
     rows = gradient_variance_table(run.model, x, draws=args.draws, samples=args.samples, estimators=estimators,
                                    use_baseline=not args.no_baseline, seed=args.seed)

@@ -19,7 +19,6 @@ COMMANDS = (train_cmd, demo, eval_cmd, gradvar_cmd, sample_cmd, reconstruct_cmd,
 
 def build_parser() -> argparse.ArgumentParser:
     from vaelab import __version__
-    from vaelab.data import DATASETS
 
     parser = argparse.ArgumentParser(
         prog="vaelab", description="Variational auto-encoders: train, measure and look at them.")
@@ -28,8 +27,14 @@ def build_parser() -> argparse.ArgumentParser:
     for module in COMMANDS:
         module.add_parser(sub)
     datasets = sub.add_parser("datasets", help="list the named data sets")
-    datasets.set_defaults(func=lambda args: print("\n".join(f"{k:16s} {v}" for k, v in DATASETS.items())))
+    datasets.set_defaults(func=_list_datasets)
     return parser
+
+
+def _list_datasets(args: argparse.Namespace) -> None:
+    from vaelab.data import DATASETS
+
+    print("\n".join(f"{k:16s} {v}" for k, v in DATASETS.items()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,32 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.cli.figure_opts import add_run, positive_int, print_paths, progress_bar
+from vaelab.cli.options import INPUT_HELP, add_run, add_scoring_options, load_run, print_paths, progress_bar
 
-INPUT_HELP = ("image file (PNG/JPEG), .npy/.npz file, image folder, or NAME:SPLIT[:LABELS] such as digits:test, "
-              "binarized-mnist:test, mnist:test:9 or my.npz:valid")
 MAX_ROWS = 40  # per-image rows printed; more go to the CSV only
-
-
-def add_scoring_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-k", type=positive_int, default=1000, help="importance samples per image (default 1000)")
-    p.add_argument("--limit", type=positive_int, help="score at most N seeded random images of each input")
-    p.add_argument("--resize", action="store_true", help="resize images to the model's height x width (bilinear)")
-    p.add_argument("--binarize", choices=("none", "threshold"), help="threshold grayscale inputs at 0.5 (for "
-                   "models with a Bernoulli likelihood)")
-    p.add_argument("--data-dir", help="data root for named data sets other than the run's own (default: the run's "
-                   "--data-dir, else $VAELAB_DATA_DIR, else ~/.cache/vaelab/data)")
-    p.add_argument("--batch-size", type=positive_int, default=100, help="images per batch (default 100)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu", help="default cpu")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def load_run(args: argparse.Namespace):
-    import vaelab
-    from vaelab.training.loop import resolve_device
-
-    return vaelab.load(args.run, device=resolve_device(args.device))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 
-from vaelab.cli.figure_opts import add_run, positive_int
+from vaelab.cli.options import add_device, add_run, positive_int
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,14 +16,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_run(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
+    add_device(p)
     p.add_argument("--max-batch", type=positive_int, default=d.max_batch,
                    help=f"latent vectors / images / samples per request (default {d.max_batch})")
     p.add_argument("--max-body-bytes", type=positive_int, default=d.max_body_bytes,
                    help=f"request body size limit (default {d.max_body_bytes})")
     p.add_argument("--max-upload-pixels", type=positive_int, default=d.max_upload_pixels,
                    help=f"pixels (width x height) of an uploaded image (default {d.max_upload_pixels})")
-    p.add_argument("--score-k", type=positive_int, default=d.default_k,
+    p.add_argument("-k", "--k", "--score-k", dest="score_k", type=positive_int, default=d.default_k,
                    help=f"importance samples of an anomaly score (default {d.default_k})")
     p.add_argument("--max-k", type=positive_int, default=d.max_k,
                    help=f"largest k a request may ask (default {d.max_k})")
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from vaelab.serving.app import create_app
     from vaelab.serving.server import bind, serve, url_of
     from vaelab.serving.service import NotAvailable
-    from vaelab.training.loop import resolve_device
+    from vaelab.runs import resolve_device
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port must be 0 to 65535, got {args.port}")

@@ -12,7 +12,9 @@ ValueKind = Literal["binary", "continuous"]
 
 @dataclass
 class Dataset:
-    """Train/valid/test splits as float32 tensors of shape (N, C, H, W) with values in [0, 1].
+    """Train/valid/test splits of shape (N, C, H, W) with values in [0, 1]: float32 tensors, or for a data
+    set larger than memory a ``StreamingSplit`` (memory-mapped .npy or lazily read image folder) that indexes
+    like one and is read in batches.
 
     ``kind`` says what the pixel values are: ``binary`` (only 0 and 1) or ``continuous`` (grayscale
     intensities). With ``dynamic_binarization`` the train split holds grayscale probabilities and the
@@ -21,7 +23,7 @@ class Dataset:
     """
 
     name: str
-    train: torch.Tensor  # (N_train, C, H, W) float32 in [0, 1]
+    train: torch.Tensor  # (N_train, C, H, W) float32 in [0, 1] (or a StreamingSplit, see above)
     valid: torch.Tensor  # (N_valid, C, H, W)
     test: torch.Tensor  # (N_test, C, H, W)
     kind: ValueKind

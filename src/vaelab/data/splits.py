@@ -23,3 +23,12 @@ def seeded_split(n: int, sizes: tuple[int, int, int], seed: int) -> tuple[torch.
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
     a, b, _ = sizes
     return perm[:a], perm[a : a + b], perm[a + b :]
+
+
+def pick(n_total: int, n: int, seed: int = 0) -> torch.Tensor:
+    """``min(n, n_total)`` distinct indices in 0..n_total-1, drawn with ``seed`` (splits may be sorted by class)."""
+    from vaelab.errors import ConfigError
+
+    if n < 1:
+        raise ConfigError(f"need at least 1 example, got {n}")
+    return torch.randperm(n_total, generator=torch.Generator().manual_seed(seed))[:n]

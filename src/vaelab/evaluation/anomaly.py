@@ -26,9 +26,9 @@ from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 def anomaly_scores(model: torch.nn.Module, x: torch.Tensor, k: int = 1000, *, batch_size: int = 100, seed: int = 0,
                    progress: Callable[[int], None] | None = None) -> np.ndarray:
     """-log p(x) in nats for each image of x (N, C, H, W), importance-sampled with k samples: (N,) float64."""
-    from vaelab.evaluation.likelihood import log_likelihood
+    from vaelab.models.importance import log_likelihood
 
-    if getattr(model, "config", None) is not None and model.config.model != "vae":
+    if not model.has_density:
         raise VaelabError("anomaly scores need a VAE (an autoencoder has no likelihood p(x))")
     if k < 1:
         raise ConfigError(f"k (importance samples) must be >= 1, got {k}")
@@ -147,52 +147,12 @@ def evaluate_scores(normal: Sequence[ScoredSet], anomalous: Sequence[ScoredSet],
         roc_fpr=m["roc_fpr"], roc_tpr=m["roc_tpr"])
 
 
-def roc_figure(result: AnomalyEvaluation, title: str | None = None, normal_scores: np.ndarray | None = None,
-               anomalous_scores: np.ndarray | None = None) -> Any:
-    """ROC curve with the calibrated operating point; with the scores, a histogram of both sets beside it."""
-    from vaelab.visualisation.canvas import new_figure
-
-    hist = normal_scores is not None and anomalous_scores is not None
-    fig = new_figure(11 if hist else 5.6, 4.8)
-    ax = fig.add_subplot(1, 2 if hist else 1, 1)
-    ax.plot(result.roc_fpr, result.roc_tpr, color="C0", lw=2,
-            label=f"ROC, AUC {result.auroc:.3f} (AP {result.average_precision:.3f})")
-    ax.plot([0, 1], [0, 1], ":", color="0.5", label="chance")
-    ax.plot([result.test_fpr], [result.test_tpr], "o", color="C3",
-            label=f"threshold {result.threshold:.1f} (target FPR {result.fpr_target:g})")
-    ax.set_xlabel("false-positive rate (normal flagged)")
-    ax.set_ylabel("true-positive rate (anomalous flagged)")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(alpha=0.3)
-    ax.set_title(title or "score = -log p(x)", fontsize=9)
-    if hist:
-        ax2 = fig.add_subplot(1, 2, 2)
-        both = np.concatenate([normal_scores, anomalous_scores])
-        lo, hi = np.percentile(both, [0.5, 99.5])
-        bins = np.linspace(lo, hi if hi > lo else lo + 1, 50)
-        ax2.hist(np.clip(normal_scores, lo, hi), bins=bins, alpha=0.6, color="C0", label="normal", density=True)
-        ax2.hist(np.clip(anomalous_scores, lo, hi), bins=bins, alpha=0.6, color="C1", label="anomalous", density=True)
-        ax2.axvline(result.threshold, color="C3", ls="--", label="threshold")
-        ax2.set_xlabel("-log p(x), nats (clipped to the 0.5-99.5% range)")
-        ax2.set_ylabel("density")
-        ax2.legend(fontsize=8)
-        ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
 def save_evaluation(out_dir: str | Path, result: AnomalyEvaluation, normal: Sequence[ScoredSet],
-                    anomalous: Sequence[ScoredSet], calibration: ScoredSet,
-                    title: str | None = None) -> dict[str, Path]:
-    """Write OUT/anomaly.json, OUT/scores.csv and OUT/roc.png (atomically); returns their paths."""
-    from vaelab.visualisation.canvas import figure_png, save_bytes
-
+                    anomalous: Sequence[ScoredSet], calibration: ScoredSet) -> dict[str, Path]:
+    """Write OUT/anomaly.json and OUT/scores.csv (atomically); returns their paths. (The ROC figure is
+    vaelab.visualisation.roc's.)"""
     out = Path(out_dir)
-    n = np.concatenate([s.scores for s in normal])
-    a = np.concatenate([s.scores for s in anomalous])
-    paths = {"json": out / "anomaly.json", "csv": out / "scores.csv", "roc": out / "roc.png"}
+    paths = {"json": out / "anomaly.json", "csv": out / "scores.csv"}
     doc = result.to_dict()
     doc["normal_summary"] = [dict(spec=s.spec, **s.summary()) for s in normal]
     doc["anomalous_summary"] = [dict(spec=s.spec, **s.summary()) for s in anomalous]
@@ -200,7 +160,6 @@ def save_evaluation(out_dir: str | Path, result: AnomalyEvaluation, normal: Sequ
     sets = [*normal, *anomalous, calibration]
     groups = ["normal"] * len(normal) + ["anomalous"] * len(anomalous) + ["calibration"]
     write_scores_csv(paths["csv"], sets, groups)
-    save_bytes(figure_png(roc_figure(result, title, n, a)), paths["roc"])
     return paths
 
 
@@ -211,7 +170,7 @@ def run_inputs_loader(run: Any, data_dir: str | Path | None = None) -> Callable[
     from functools import lru_cache
 
     from vaelab.data.inputs import load_inputs
-    from vaelab.training.loop import load_data
+    from vaelab.runs.data import load_data
 
     own = lru_cache(maxsize=1)(lambda: load_data(run.config))
     root = data_dir if data_dir is not None else run.config.data_dir
@@ -225,7 +184,7 @@ def prepare_specs(run: Any, specs: Sequence[str], *, resize: bool = False, binar
     each. Inputs that do not fit the model raise a DataError here, before any (slow) scoring."""
     from vaelab.data.inputs import fit_inputs
 
-    if getattr(run.model_config, "model", "vae") != "vae":
+    if not run.model.has_density:
         raise VaelabError(f"{run.run_dir}: anomaly scores need a VAE run (an autoencoder has no likelihood p(x))")
     load = loader or run_inputs_loader(run)
     prepared = []

@@ -12,22 +12,15 @@ from typing import Any, Callable
 
 import torch
 
-from vaelab.models.objectives import ESTIMATORS, Objective
-
-
-def parameter_groups(model) -> dict[str, list[torch.nn.Parameter]]:
-    """Encoder (variational parameters phi) and decoder (generative parameters theta)."""
-    if hasattr(model, "encoder_parameters"):
-        return {"encoder": list(model.encoder_parameters()), "decoder": list(model.decoder_parameters())}
-    return {"encoder": list(model.encoder.parameters()),
-            "decoder": list(model.decoder.parameters()) + list(model.likelihood.parameters())}
+from vaelab.models.config import ESTIMATORS
+from vaelab.models.objectives import Objective
 
 
 def gradient_moments(model, x: torch.Tensor, estimator: str, draws: int, samples: int = 1,
                      use_baseline: bool = True, seed: int = 0,
                      on_draw: Callable[[], None] | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per group: (mean, variance) over ``draws`` gradient draws of the negative-ELBO surrogate, flat (P,)."""
-    groups = parameter_groups(model)
+    groups = model.parameter_groups()
     objective = Objective("elbo", estimator, samples=samples, use_baseline=use_baseline)
     torch.manual_seed(seed)
     if estimator == "score-function" and use_baseline:  # warm the running-mean baseline before measuring
@@ -83,33 +76,3 @@ def format_rows(rows: list[dict[str, Any]]) -> str:
         lines.append(f"| {r['estimator']} | {r['group']} | {r['parameters']} | {r['variance']:.4g} | "
                      f"{r['snr_mean']:.3g} | {r['snr_median']:.3g} | {r['mean_norm']:.4g} |")
     return "\n".join(lines)
-
-
-def plot_rows(rows: list[dict[str, Any]], path) -> None:
-    """Bar plot of the variance per group and estimator (log scale), written atomically as PNG."""
-    import io
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from vaelab.utils.atomic import write_bytes_atomic
-
-    estimators = list(dict.fromkeys(r["estimator"] for r in rows))
-    groups = list(dict.fromkeys(r["group"] for r in rows))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(estimators)
-    for i, est in enumerate(estimators):
-        vals = [next(r["variance"] for r in rows if r["estimator"] == est and r["group"] == g) for g in groups]
-        ax.bar([j + i * width for j in range(len(groups))], vals, width, label=est)
-    ax.set_xticks([j + width * (len(estimators) - 1) / 2 for j in range(len(groups))], groups)
-    ax.set_yscale("log")
-    ax.set_ylabel("gradient variance (sum over parameters)")
-    ax.set_title(f"ELBO gradient variance, {rows[0]['draws']} draws, L={rows[0]['samples']}")
-    ax.legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    write_bytes_atomic(path, buf.getvalue())

@@ -13,9 +13,9 @@ from typing import Any, Callable
 
 import torch
 
-from vaelab.evaluation.elbo import evaluate
 from vaelab.evaluation.latent_stats import posterior_stats
-from vaelab.evaluation.likelihood import DEFAULT_MAX_MEMORY, log_likelihood
+from vaelab.models.batched import evaluate
+from vaelab.models.importance import DEFAULT_MAX_MEMORY, log_likelihood
 from vaelab.utils.atomic import write_json_atomic
 
 AE_NOTE = ("a deterministic autoencoder defines no density p(x) (its code has no prior and no posterior), "
@@ -29,12 +29,13 @@ def eval_path(run_dir: Path, split: str) -> Path:
 def evaluate_run(model, x: torch.Tensor, *, split: str = "test", k: int = 5000, batch_size: int = 100,
                  max_memory: int = DEFAULT_MAX_MEMORY, seed: int = 0,
                  progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """All evaluation figures for images x (N, C, H, W) as a JSON-ready dict."""
+    """All evaluation figures for images x (N, C, H, W) as a JSON-ready dict. ``batch_size`` images go
+    through each pass (the ELBO pass and each importance-sampling batch)."""
     t0 = time.perf_counter()
     n = x.shape[0]
     result: dict[str, Any] = {"split": split, "n": n}
-    elbo = evaluate(model, x, batch_size=1000, seed=seed)
-    if not hasattr(model, "prior"):
+    elbo = evaluate(model, x, batch_size=batch_size, seed=seed)
+    if not model.has_density:
         result.update(model="ae", reconstruction=elbo["reconstruction"],
                       reconstruction_stderr=elbo["reconstruction_stderr"], note=AE_NOTE)
         result["seconds"] = time.perf_counter() - t0

@@ -1,20 +1,25 @@
-"""Models: the VAE, the deterministic autoencoder baseline, their networks and likelihoods."""
+"""Models: latent-variable models built from parts (posterior, prior, likelihood), and their objectives.
+
+Names are imported on first use, so that reading a ModelConfig (vaelab.models.config) does not import torch.
+"""
 
 from __future__ import annotations
 
-from torch import nn
+import importlib
+from typing import Any
 
-from vaelab.models.autoencoder import Autoencoder
-from vaelab.models.config import ModelConfig
-from vaelab.models.likelihoods import LikelihoodHead, check_likelihood, default_likelihood
-from vaelab.models.outputs import AEOutput, ELBOOutput, Posterior
-from vaelab.models.vae import VAE
+_API = {
+    "LatentVariableModel": "vaelab.models.model", "VAE": "vaelab.models.build", "Autoencoder": "vaelab.models.build",
+    "build_model": "vaelab.models.build", "ModelConfig": "vaelab.models.config",
+    "check_likelihood": "vaelab.models.config", "default_likelihood": "vaelab.models.config",
+    "LikelihoodHead": "vaelab.models.likelihoods", "ELBOOutput": "vaelab.models.outputs",
+    "AEOutput": "vaelab.models.outputs", "DiagonalGaussian": "vaelab.models.posteriors",
+    "PointMass": "vaelab.models.posteriors",
+}
+__all__ = list(_API)
 
 
-def build_model(config: ModelConfig) -> VAE | Autoencoder:
-    """The model named by ``config.model`` ('vae' or 'ae')."""
-    return VAE(config) if config.model == "vae" else Autoencoder(config)
-
-
-__all__ = ["VAE", "Autoencoder", "ModelConfig", "LikelihoodHead", "ELBOOutput", "AEOutput", "Posterior",
-           "build_model", "check_likelihood", "default_likelihood"]
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'vaelab.models' has no attribute {name!r}")

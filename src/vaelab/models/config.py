@@ -1,52 +1,71 @@
-"""Model configuration: a dataclass saved as JSON beside the weights, enough to rebuild the network."""
+"""Model configuration: a dataclass saved as JSON beside the weights, enough to rebuild the network.
+
+Torch-free on purpose: ``vaelab train``'s options are generated from these fields' metadata (help, choices)
+without importing torch, so ``vaelab --help`` stays fast.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from vaelab.errors import ConfigError
 
+KINDS = ("vae", "ae")
 ARCHITECTURES = ("mlp", "conv")
 ACTIVATIONS = ("tanh", "relu")
 LIKELIHOODS = ("bernoulli", "gaussian", "continuous-bernoulli")
 GAUSSIAN_VARIANCES = ("pixel", "network")
-MODEL_KINDS = ("vae", "ae")
+
+# config.json keys renamed since format 1 (vaelab 0.1): old name -> field name
+RENAMED = {"model": "kind"}
+
+
+def option(default: Any, help: str, *, choices: tuple[str, ...] | None = None, flag: str | None = None,
+           cli: bool = True) -> Any:
+    """A dataclass field whose metadata (help text, choices, option name) generates its command-line option;
+    ``cli=False`` keeps a field out of ``vaelab train``'s options."""
+    return field(default=default, metadata={"help": help, "choices": choices, "flag": flag, "cli": cli})
 
 
 @dataclass
 class ModelConfig:
-    """What network to build: image shape, architecture, latent size and the decoder's likelihood.
+    """What network to build: the model kind, architecture, latent size and the decoder's likelihood.
 
-    ``gaussian_variance`` applies to the Gaussian likelihood: ``pixel`` learns one log-variance per
-    pixel, ``network`` lets the decoder output it per example (the AEVB paper's Frey Face model).
+    ``image_shape`` and ``likelihood`` may be left unset (None) in a training config: ``resolved`` fills
+    them in from the data (Bernoulli for binary pixels, Gaussian for grayscale). The defaults are the
+    measured recipe of docs/benchmarks.md (MLP 200-200 tanh, latent 50).
     """
 
-    image_shape: tuple[int, int, int] = (1, 28, 28)  # (C, H, W)
-    model: str = "vae"  # vae | ae (deterministic autoencoder baseline)
-    arch: str = "mlp"
-    latent_dim: int = 32
-    hidden: tuple[int, ...] = (512, 512)
-    activation: str = "relu"
-    likelihood: str = "bernoulli"
-    gaussian_variance: str = "pixel"
-    min_log_variance: float = -7.0  # soft floor on a Gaussian decoder's log sigma^2 (keeps the density bounded)
-    conv_channels: tuple[int, ...] = (32, 64)
+    image_shape: tuple[int, int, int] | None = option(None, "(C, H, W) of one example; set from the data", cli=False)
+    kind: str = option("vae", "vae, or ae: the deterministic autoencoder baseline", choices=KINDS, flag="--model")
+    arch: str = option("mlp", "encoder/decoder networks", choices=ARCHITECTURES)
+    latent_dim: int = option(50, "size of the latent code z")
+    hidden: tuple[int, ...] = option((200, 200), "hidden layer sizes, e.g. 512,512")
+    activation: str = option("tanh", "activation between hidden layers", choices=ACTIVATIONS)
+    likelihood: str | None = option(None, "p(x|z); default: bernoulli for binary data, gaussian for grayscale",
+                                    choices=LIKELIHOODS)
+    gaussian_variance: str = option("pixel", "Gaussian likelihood: pixel (learned per pixel) or network",
+                                    choices=GAUSSIAN_VARIANCES)
+    min_log_variance: float = option(-7.0, "soft floor on a Gaussian decoder's log sigma^2", cli=False)
+    conv_channels: tuple[int, ...] = option((32, 64), "channels of the conv layers, e.g. 32,64")
 
     def __post_init__(self) -> None:
-        self.image_shape = tuple(int(v) for v in self.image_shape)  # type: ignore[assignment]
+        if self.image_shape is not None:
+            self.image_shape = tuple(int(v) for v in self.image_shape)  # type: ignore[assignment]
         self.hidden = tuple(int(v) for v in self.hidden)
         self.conv_channels = tuple(int(v) for v in self.conv_channels)
         self.validate()
 
     def validate(self) -> None:
         """Raise ConfigError (one line) for any value vaelab cannot build."""
-        _choice("model", self.model, MODEL_KINDS)
+        _choice("model", self.kind, KINDS)
         _choice("arch", self.arch, ARCHITECTURES)
         _choice("activation", self.activation, ACTIVATIONS)
-        _choice("likelihood", self.likelihood, LIKELIHOODS)
+        if self.likelihood is not None:
+            _choice("likelihood", self.likelihood, LIKELIHOODS)
         _choice("gaussian_variance", self.gaussian_variance, GAUSSIAN_VARIANCES)
-        if len(self.image_shape) != 3 or min(self.image_shape) < 1:
+        if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise ConfigError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape}")
         if self.latent_dim < 1:
             raise ConfigError(f"latent_dim must be >= 1, got {self.latent_dim}")
@@ -55,20 +74,31 @@ class ModelConfig:
         if self.arch == "conv" and (not self.conv_channels or min(self.conv_channels) < 1):
             raise ConfigError(f"conv_channels must list positive channel counts, got {self.conv_channels}")
 
+    def resolved(self, image_shape: tuple[int, int, int], data_kind: str) -> "ModelConfig":
+        """A copy for data of ``image_shape`` and value kind ``data_kind``; refuses Bernoulli on grayscale."""
+        likelihood = self.likelihood or default_likelihood(data_kind)
+        check_likelihood(likelihood, data_kind)
+        return replace(self, image_shape=tuple(image_shape), likelihood=likelihood)
+
     @property
     def data_dim(self) -> int:
         """Number of values in one example, C * H * W."""
+        if self.image_shape is None:
+            raise ConfigError("the model's image_shape is not known yet (it is set from the data)")
         c, h, w = self.image_shape
         return c * h * w
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for k in ("image_shape", "hidden", "conv_channels"):
-            d[k] = list(d[k])
+            if d[k] is not None:
+                d[k] = list(d[k])
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        """From ``to_dict``'s output, or a config.json written by an older vaelab (renamed keys migrate)."""
+        d = {RENAMED.get(k, k): v for k, v in d.items()}
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -76,6 +106,35 @@ class ModelConfig:
         return cls(**d)
 
 
+def check_likelihood(likelihood: str, data_kind: str) -> None:
+    """Refuse a Bernoulli likelihood on non-binary data: its 'log-likelihood' would not be one."""
+    if likelihood == "bernoulli" and data_kind != "binary":
+        raise ConfigError(
+            "a bernoulli likelihood needs binary pixels (0 or 1) but this data set is continuous grayscale: "
+            "use --likelihood gaussian or continuous-bernoulli, or binarize the data (--binarize threshold|dynamic)"
+        )
+
+
+def default_likelihood(data_kind: str) -> str:
+    """Bernoulli for binary data, Gaussian (sigmoid mean, learned per-pixel variance) for grayscale."""
+    return "bernoulli" if data_kind == "binary" else "gaussian"
+
+
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"unknown {name} {value!r}: expected one of {', '.join(allowed)}")
+
+
+OBJECTIVES = ("elbo", "iwae")
+ESTIMATORS = ("pathwise", "score-function", "stl")
+
+
+def check_objective(objective: str, estimator: str) -> None:
+    """Refuse combinations vaelab does not estimate without bias."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
+    if estimator not in ESTIMATORS:
+        raise ConfigError(f"unknown estimator {estimator!r}: expected one of {', '.join(ESTIMATORS)}")
+    if objective == "iwae" and estimator != "pathwise":
+        raise ConfigError(f"--objective iwae uses the pathwise estimator; {estimator} is implemented for the "
+                          "ELBO only (STL applied to IWAE is biased, Tucker et al. 2019)")

@@ -12,26 +12,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Bernoulli, ContinuousBernoulli, Distribution, Independent, Normal
 
-from vaelab.errors import ConfigError
 
 
 def full_precision(t: torch.Tensor) -> torch.Tensor:
     """bf16/fp16 outputs (under autocast) -> float32; float32 and float64 pass unchanged."""
     return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t
-
-
-def check_likelihood(likelihood: str, data_kind: str) -> None:
-    """Refuse a Bernoulli likelihood on non-binary data: its 'log-likelihood' would not be one."""
-    if likelihood == "bernoulli" and data_kind != "binary":
-        raise ConfigError(
-            "a bernoulli likelihood needs binary pixels (0 or 1) but this data set is continuous grayscale: "
-            "use --likelihood gaussian or continuous-bernoulli, or binarize the data (--binarize threshold|dynamic)"
-        )
-
-
-def default_likelihood(data_kind: str) -> str:
-    """Bernoulli for binary data, Gaussian (sigmoid mean, learned per-pixel variance) for grayscale."""
-    return "bernoulli" if data_kind == "binary" else "gaussian"
 
 
 class LikelihoodHead(nn.Module):

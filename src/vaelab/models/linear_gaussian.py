@@ -13,8 +13,9 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 
-from vaelab.models.outputs import Posterior
-from vaelab.models.vae import VAE
+from vaelab.models.model import LatentVariableModel
+from vaelab.models.posteriors import GaussianPosterior
+from vaelab.models.priors import StandardNormalPrior
 
 
 class _GaussianHead(nn.Module):
@@ -32,46 +33,57 @@ class _GaussianHead(nn.Module):
     def log_prob(self, mean: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return self(mean).log_prob(x)
 
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return out
 
-class LinearGaussianVAE(nn.Module):
+
+class _LinearEncoder(nn.Module):
+    """x -> (A x + c, logvar): the two halves a GaussianPosterior reads as mu and log sigma^2."""
+
+    def __init__(self, A: torch.Tensor, c: torch.Tensor, logvar: torch.Tensor):
+        super().__init__()
+        self.A, self.c, self.logvar = nn.Parameter(A), nn.Parameter(c), nn.Parameter(logvar)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mu = x.flatten(1) @ self.A.T + self.c  # (B, D)
+        return torch.cat([mu, self.logvar.expand_as(mu)], -1)  # (B, 2D)
+
+
+class _LinearDecoder(nn.Module):
+    """z -> W z + b, the mean of p(x|z)."""
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor):
+        super().__init__()
+        self.W, self.b = nn.Parameter(W), nn.Parameter(b)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z @ self.W.T + self.b  # (..., X)
+
+
+class LinearGaussianVAE(LatentVariableModel):
     """pPCA decoder with a linear Gaussian encoder; ``exact_log_prob`` and ``set_exact_posterior`` give truth."""
 
     def __init__(self, data_dim: int, latent_dim: int, noise_std: float = 0.5, seed: int = 0,
                  dtype: torch.dtype = torch.float64):
-        super().__init__()
         g = torch.Generator().manual_seed(seed)
         q, _ = torch.linalg.qr(torch.randn(data_dim, latent_dim, generator=g, dtype=dtype))
         scales = torch.linspace(2.0, 0.8, latent_dim, dtype=dtype)
-        self.W = nn.Parameter(q * scales)  # (X, D), orthogonal columns
-        self.b = nn.Parameter(0.3 * torch.randn(data_dim, generator=g, dtype=dtype))
-        self.likelihood = _GaussianHead(math.log(noise_std)).to(dtype)
-        self.A = nn.Parameter(0.1 * torch.randn(latent_dim, data_dim, generator=g, dtype=dtype))
-        self.c = nn.Parameter(torch.zeros(latent_dim, dtype=dtype))
-        self.enc_logvar = nn.Parameter(torch.zeros(latent_dim, dtype=dtype))
-        self.data_dim, self.latent_dim = data_dim, latent_dim
-        self.image_shape = (1, 1, data_dim)
+        W = q * scales  # (X, D), orthogonal columns
+        b = 0.3 * torch.randn(data_dim, generator=g, dtype=dtype)
+        A = 0.1 * torch.randn(latent_dim, data_dim, generator=g, dtype=dtype)
+        super().__init__(encoder=_LinearEncoder(A, torch.zeros(latent_dim, dtype=dtype),
+                                                torch.zeros(latent_dim, dtype=dtype)),
+                         posterior=GaussianPosterior(), prior=StandardNormalPrior(latent_dim).to(dtype),
+                         decoder=_LinearDecoder(W, b), likelihood=_GaussianHead(math.log(noise_std)).to(dtype),
+                         latent_dim=latent_dim, image_shape=(1, 1, data_dim))
+        self.data_dim = data_dim
 
-    # --- the VAE interface ------------------------------------------------------------------------
-    def encode(self, x: torch.Tensor) -> Posterior:
-        mu = x.flatten(1) @ self.A.T + self.c  # (B, D)
-        return Posterior(mu=mu, logvar=self.enc_logvar.expand_as(mu))
-
-    reparameterize = staticmethod(VAE.reparameterize)
-    prior = VAE.prior
-    elbo = VAE.elbo
-    forward = VAE.elbo
-
-    def decoder(self, z: torch.Tensor) -> torch.Tensor:
-        return z @ self.W.T + self.b  # (..., X)
-
-    def decoder_distribution(self, z: torch.Tensor) -> Distribution:
-        return self.likelihood(self.decoder(z))
-
-    def encoder_parameters(self) -> list[nn.Parameter]:
-        return [self.A, self.c, self.enc_logvar]
-
-    def decoder_parameters(self) -> list[nn.Parameter]:
-        return [self.W, self.b, self.likelihood.log_s]
+    # the parts' parameters under their pPCA names
+    W = property(lambda self: self.decoder.W)
+    b = property(lambda self: self.decoder.b)
+    A = property(lambda self: self.encoder.A)
+    c = property(lambda self: self.encoder.c)
+    enc_logvar = property(lambda self: self.encoder.logvar)
 
     # --- closed forms -----------------------------------------------------------------------------
     def exact_log_prob(self, x: torch.Tensor) -> torch.Tensor:

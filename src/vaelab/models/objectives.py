@@ -1,16 +1,20 @@
-"""Training objectives (ELBO, IWAE) and gradient estimators (pathwise, score function, sticking the landing).
+"""The objectives and their gradient estimators, written once against the model's parts.
 
-Each estimator returns a surrogate ``loss`` whose gradient is an unbiased estimate of -grad ELBO:
+Every function takes a ``LatentVariableModel`` and images x (B, C, H, W) and reads only its interface:
+``encode(x)`` -> q(z|x), ``prior_distribution()`` -> p(z), ``log_likelihood(x, z)`` -> log p(x|z). The KL is
+analytic where torch knows a closed form for the pair (q, p), else the Monte-Carlo estimate
+log q(z|x) - log p(z) on the same samples.
 
-- pathwise: z = mu + sigma * eps, differentiate through the sample (Kingma & Welling 2014);
+Gradient estimators of the ELBO (all unbiased; they differ in variance):
+- pathwise (reparameterization): z = mu + sigma * eps, differentiate through the sample (Kingma & Welling 2014);
 - score-function (REINFORCE): z sampled without gradient; grad_phi E_q[log p(x|z)] is estimated as
   (log p(x|z) - b) * grad_phi log q(z|x), b a running-mean baseline (a control variate: it changes the
   variance, not the mean, because E_q[grad log q] = 0); the analytic KL is differentiated exactly;
 - stl (Roeder et al. 2017): reparameterized z, the KL written as E_q[log q(z|x) - log p(z)] with the
-  variational parameters detached inside log q, which drops the score term (zero in expectation).
+  variational parameters stopped inside log q, which drops the score term (zero in expectation).
 
 The IWAE objective (Burda et al. 2016) uses k importance samples: log (1/k) sum_j w_j, pathwise.
-The reported ``elbo``/``reconstruction``/``kl`` are always the analytic-KL ELBO of the samples drawn.
+The reported ``elbo``/``reconstruction``/``kl`` are always the ELBO of the samples drawn.
 """
 
 from __future__ import annotations
@@ -19,31 +23,109 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch.distributions import Independent, Normal
+from torch.distributions import Distribution, kl_divergence
 
 from vaelab.errors import ConfigError
-from vaelab.models.likelihoods import full_precision
-from vaelab.models.outputs import ELBOOutput, Posterior
-
-OBJECTIVES = ("elbo", "iwae")
-ESTIMATORS = ("pathwise", "score-function", "stl")
+from vaelab.models.config import check_objective
+from vaelab.models.outputs import AEOutput, ELBOOutput
 
 
-def check_objective(objective: str, estimator: str) -> None:
-    """Refuse combinations vaelab does not estimate without bias."""
-    if objective not in OBJECTIVES:
-        raise ConfigError(f"unknown objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
-    if estimator not in ESTIMATORS:
-        raise ConfigError(f"unknown estimator {estimator!r}: expected one of {', '.join(ESTIMATORS)}")
-    if objective == "iwae" and estimator != "pathwise":
-        raise ConfigError(f"--objective iwae uses the pathwise estimator; {estimator} is implemented for the "
-                          "ELBO only (STL applied to IWAE is biased, Tucker et al. 2019)")
+def analytic_kl(q: Distribution, p: Distribution) -> torch.Tensor | None:
+    """KL(q || p) per example (B,) in closed form, or None where torch has none for the pair."""
+    try:
+        return kl_divergence(q, p)
+    except NotImplementedError:
+        return None
 
 
-def detached_log_q(posterior: Posterior, z: torch.Tensor) -> torch.Tensor:
-    """log q(z|x) (L, B) with mu and sigma detached: gradients flow only through z (STL)."""
-    q = Independent(Normal(posterior.mu.detach(), posterior.std.detach(), validate_args=False), 1)
-    return q.log_prob(z)
+def elbo(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0, eps: torch.Tensor | None = None,
+         generator: torch.Generator | None = None) -> ELBOOutput:
+    """Pathwise ELBO with L = ``samples`` draws (or the given noise ``eps`` (L, B, noise_dim)); ``beta``
+    weighs the KL in ``loss`` only (the reported ``elbo`` is always the true bound)."""
+    q, p = model.encode(x), model.prior_distribution()  # q: batch (B,), event (D,)
+    kl = analytic_kl(q, p)  # (B,), or None: then the Monte-Carlo KL of the same samples
+    if kl is None:
+        z, log_q = q.rsample_with_log_prob(samples, eps=eps, generator=generator)  # (L, B, D), (L, B)
+        kl = (log_q - p.log_prob(z)).mean(0)
+    else:
+        z = q.rsample((samples,), eps=eps, generator=generator)  # (L, B, D)
+    reconstruction = model.log_likelihood(x, z).mean(0)  # (B,)
+    bound = reconstruction - kl
+    loss = -(reconstruction - beta * kl).mean() if beta != 1.0 else -bound.mean()
+    return ELBOOutput(loss=loss, elbo=bound, reconstruction=reconstruction, kl=kl, z=z, posterior=q)
+
+
+def stl(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
+        eps: torch.Tensor | None = None) -> ELBOOutput:
+    """Sticking the landing: reparameterized z, log q evaluated with the variational parameters stopped."""
+    q, p = model.encode(x), model.prior_distribution()
+    z = q.rsample((samples,), eps=eps)  # (L, B, D)
+    reconstruction = model.log_likelihood(x, z).mean(0)  # (L, B) -> (B,)
+    kl_sampled = (stopped_log_prob(q, z) - p.log_prob(z)).mean(0)  # (B,), grads only through z
+    kl = _reported_kl(q, p, z)
+    loss = -(reconstruction - beta * kl_sampled).mean()
+    return ELBOOutput(loss=loss, elbo=reconstruction.detach() - kl, reconstruction=reconstruction.detach(), kl=kl,
+                      z=z, posterior=q)
+
+
+def score_function(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0, baseline: float = 0.0,
+                   eps: torch.Tensor | None = None) -> ELBOOutput:
+    """REINFORCE for E_q[log p(x|z)] with baseline ``baseline``; analytic KL; decoder by its own gradient."""
+    q, p = model.encode(x), model.prior_distribution()
+    kl = analytic_kl(q, p)
+    if kl is None:
+        raise ConfigError("the score-function estimator needs a closed-form KL(q || p); this model's prior or "
+                          "posterior has none: use --estimator pathwise or stl")
+    z = q.rsample((samples,), eps=eps).detach()  # (L, B, D), no path gradient
+    log_px_z = model.log_likelihood(x, z)  # (L, B)
+    log_q = q.log_prob(z)  # (L, B), differentiable in the variational parameters only
+    advantage = log_px_z.detach() - baseline
+    surrogate = (log_px_z + advantage * log_q).mean(0)  # grad: theta-part + score term for phi
+    rec = log_px_z.detach().mean(0)
+    loss = -(surrogate - beta * kl).mean()
+    return ELBOOutput(loss=loss, elbo=rec - kl.detach(), reconstruction=rec, kl=kl.detach(), z=z, posterior=q)
+
+
+def iwae(model, x: torch.Tensor, k: int, eps: torch.Tensor | None = None) -> ELBOOutput:
+    """IWAE_k = log (1/k) sum_j p(x, z_j) / q(z_j|x), pathwise; its value per example in ``iwae``."""
+    q, p = model.encode(x), model.prior_distribution()
+    z, log_q = q.rsample_with_log_prob(k, eps=eps)  # (k, B, D), (k, B)
+    log_px_z = model.log_likelihood(x, z)  # (k, B)
+    log_w = log_px_z + p.log_prob(z) - log_q  # (k, B)
+    bound = torch.logsumexp(log_w, 0) - math.log(k)  # (B,)
+    with torch.no_grad():
+        kl = _reported_kl(q, p, z, log_q)
+        rec = log_px_z.mean(0)
+    return ELBOOutput(loss=-bound.mean(), elbo=rec - kl, reconstruction=rec, kl=kl, z=z, posterior=q,
+                      iwae=bound.detach())
+
+
+def reconstruction(model, x: torch.Tensor) -> AEOutput:
+    """A model without a density (the autoencoder): -log p(x | z = f(x)) per example, averaged as the loss."""
+    z = model.encode(x).mean  # (B, D)
+    rec = model.log_likelihood(x, z)  # (B,)
+    return AEOutput(loss=-rec.mean(), reconstruction=rec, z=z)
+
+
+def stopped_log_prob(q: Distribution, z: torch.Tensor) -> torch.Tensor:
+    """log q(z|x) with q's parameters stopped, differentiable in z only (STL, DReG); one clear line where the
+    posterior cannot evaluate it (a flow without an inverse)."""
+    try:
+        return q.detach().log_prob(z)
+    except (AttributeError, NotImplementedError):
+        raise ConfigError(f"this posterior ({type(q).__name__}) cannot evaluate log q(z|x) with its parameters "
+                          "stopped, which the stl estimator needs: use --estimator pathwise") from None
+
+
+def _reported_kl(q: Distribution, p: Distribution, z: torch.Tensor,
+                 log_q: torch.Tensor | None = None) -> torch.Tensor:
+    """The KL reported beside a surrogate loss, without gradient: analytic, else Monte Carlo on z."""
+    with torch.no_grad():
+        kl = analytic_kl(q, p)
+        if kl is None:
+            log_q = q.log_prob(z) if log_q is None else log_q
+            kl = (log_q - p.log_prob(z)).mean(0)
+    return kl.detach()
 
 
 @dataclass
@@ -61,14 +143,14 @@ class Objective:
     def __post_init__(self) -> None:
         check_objective(self.name, self.estimator)
 
-    def __call__(self, model, x: torch.Tensor, beta: float = 1.0, eps: torch.Tensor | None = None) -> ELBOOutput:
-        """Surrogate loss and ELBO terms for a batch x (B, C, H, W); ``eps`` (samples, B, D) optional noise."""
-        if not hasattr(model, "prior"):  # the deterministic autoencoder has a single objective
-            return model(x)
+    def __call__(self, model, x: torch.Tensor, beta: float = 1.0, eps: torch.Tensor | None = None):
+        """Surrogate loss and bound terms for a batch x (B, C, H, W); ``eps`` (samples, B, noise) optional."""
+        if not model.has_density:  # the deterministic autoencoder has a single objective
+            return reconstruction(model, x)
         if self.name == "iwae":
             return iwae(model, x, self.samples, eps)
         if self.estimator == "pathwise":
-            return model.elbo(x, samples=self.samples, beta=beta, eps=eps)
+            return elbo(model, x, samples=self.samples, beta=beta, eps=eps)
         if self.estimator == "stl":
             return stl(model, x, self.samples, beta, eps)
         out = score_function(model, x, self.samples, beta, self.baseline if self._active() else 0.0, eps)
@@ -91,58 +173,3 @@ class Objective:
     def load_state(self, state: dict) -> None:
         self.baseline = float(state.get("baseline", 0.0))
         self.baseline_ready = bool(state.get("baseline_ready", False))
-
-
-def _log_px_z(model, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """log p(x|z) (L, B) in float32 (the decoder may run under bf16 autocast)."""
-    return model.likelihood.log_prob(full_precision(model.decoder(z)), x.flatten(1))
-
-
-def _terms(model, x: torch.Tensor, samples: int, detach_z: bool, eps: torch.Tensor | None):
-    post = model.encode(x)  # (B, D)
-    z = model.reparameterize(post, samples, eps=eps)  # (L, B, D)
-    if detach_z:
-        z = z.detach()
-    log_px_z = _log_px_z(model, z, x)  # (L, B)
-    kl = torch.distributions.kl_divergence(post.distribution(), model.prior(post.mu))  # (B,)
-    return post, z, log_px_z, kl
-
-
-def score_function(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0, baseline: float = 0.0,
-                   eps: torch.Tensor | None = None) -> ELBOOutput:
-    """REINFORCE for E_q[log p(x|z)] with baseline ``baseline``; analytic KL; decoder by its own gradient."""
-    post, z, log_px_z, kl = _terms(model, x, samples, True, eps)
-    log_q = post.distribution().log_prob(z)  # (L, B), differentiable in mu, sigma only
-    advantage = (log_px_z.detach() - baseline)
-    surrogate = (log_px_z + advantage * log_q).mean(0)  # grad: theta-part + score term for phi
-    rec = log_px_z.detach().mean(0)
-    loss = -(surrogate - beta * kl).mean()
-    return ELBOOutput(loss=loss, elbo=rec - kl.detach(), reconstruction=rec, kl=kl.detach(), z=z, posterior=post)
-
-
-def stl(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
-        eps: torch.Tensor | None = None) -> ELBOOutput:
-    """Sticking the landing: reparameterized z, log q with detached variational parameters."""
-    post = model.encode(x)
-    z = model.reparameterize(post, samples, eps=eps)  # (L, B, D)
-    log_px_z = _log_px_z(model, z, x)  # (L, B)
-    kl_sampled = (detached_log_q(post, z) - model.prior(post.mu).log_prob(z)).mean(0)  # (B,)
-    with torch.no_grad():
-        kl = torch.distributions.kl_divergence(post.distribution(), model.prior(post.mu))
-    rec = log_px_z.mean(0)
-    loss = -(rec - beta * kl_sampled).mean()
-    return ELBOOutput(loss=loss, elbo=rec.detach() - kl, reconstruction=rec.detach(), kl=kl, z=z, posterior=post)
-
-
-def iwae(model, x: torch.Tensor, k: int, eps: torch.Tensor | None = None) -> ELBOOutput:
-    """IWAE_k = log (1/k) sum_j p(x, z_j) / q(z_j|x), pathwise; ``iwae`` field per example."""
-    post = model.encode(x)
-    z = model.reparameterize(post, k, eps=eps)  # (k, B, D)
-    log_px_z = _log_px_z(model, z, x)  # (k, B)
-    log_w = log_px_z + model.prior(post.mu).log_prob(z) - post.distribution().log_prob(z)  # (k, B)
-    bound = torch.logsumexp(log_w, 0) - math.log(k)  # (B,)
-    with torch.no_grad():
-        kl = torch.distributions.kl_divergence(post.distribution(), model.prior(post.mu))
-        rec = log_px_z.mean(0)
-    return ELBOOutput(loss=-bound.mean(), elbo=rec - kl, reconstruction=rec, kl=kl, z=z, posterior=post,
-                      iwae=bound.detach())

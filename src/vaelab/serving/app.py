@@ -26,7 +26,7 @@ from vaelab.serving.limits import Limits
 from vaelab.serving.schemas import (DecodeResponse, EncodeResponse, ErrorResponse, InfoResponse, LatentMapResponse,
                                     PointResponse, SampleResponse, ScoreResponse, StatsResponse, request_models)
 from vaelab.serving.service import ModelService, NotAvailable, NotSupported
-from vaelab.training.run import Run, load
+from vaelab.runs.run import Run, load
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 JSON_TYPES = ("application/json",)

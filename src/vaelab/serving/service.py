@@ -21,7 +21,7 @@ import torch
 from vaelab.data.dataset import Dataset
 from vaelab.errors import VaelabError
 from vaelab.serving.limits import Limits
-from vaelab.training.run import Run
+from vaelab.runs.run import Run
 
 
 class NotAvailable(VaelabError):
@@ -128,14 +128,14 @@ class ModelService:
 
     @property
     def is_vae(self) -> bool:
-        return self.run.model_config.model == "vae"
+        return self.model.has_density
 
     def info(self) -> dict[str, Any]:
         """What a client needs to know about the model: shapes, likelihood, config, test results, limits."""
         from vaelab import __version__
 
         cfg = self.run.config
-        return {"run": Path(self.run.run_dir).name, "dataset": cfg.dataset, "model": self.run.model_config.model,
+        return {"run": Path(self.run.run_dir).name, "dataset": cfg.dataset, "model": self.run.model_config.kind,
                 "latent_dim": self.latent_dim, "image_shape": list(self.image_shape), "likelihood": self.likelihood,
                 "binary_input": self.likelihood == "bernoulli", "model_config": self.run.model_config.to_dict(),
                 "results": _finite(self.run.results) if self.run.results else None,
@@ -168,22 +168,30 @@ class ModelService:
         """``model.sample`` with a seeded generator: images (n, C, H, W), the z it drew (n, D), seed, ms."""
         seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
         gen = torch.Generator(device=self.device).manual_seed(seed)
-        images, ms = self._timed("sample", lambda: self.model.sample(n, temperature=temperature, mean=mean,
-                                                                    generator=gen).float().cpu())
-        # the same draw again: sample() takes z = temperature * randn((n, D), generator) first
-        g2 = torch.Generator(device=self.device).manual_seed(seed)
-        z = temperature * torch.randn((n, self.latent_dim), generator=g2, device=self.device)
+
+        def draw() -> tuple[torch.Tensor, torch.Tensor]:
+            z = self.model.sample_latents(n, temperature, gen)  # (n, D) from the prior
+            if mean:
+                return self.model.decode(z).float().cpu(), z
+            x = self.model.decoder_distribution(z).sample().clamp(0, 1)
+            return x.reshape(n, *self.image_shape).float().cpu(), z
+
+        (images, z), ms = self._timed("sample", draw)
         return images, z.double().cpu().numpy(), seed, ms
 
     def score(self, x: torch.Tensor, k: int, seed: int = 0) -> tuple[np.ndarray, float]:
         """-log p(x) (B,) in nats by importance sampling with k samples (``anomaly_scores``), and ms."""
-        from vaelab.evaluation.anomaly import anomaly_scores
+        from vaelab.models.importance import log_likelihood
 
         if not self.is_vae:
             raise NotSupported("this run is an autoencoder (model 'ae'), which defines no density p(x): "
                                "scores need a VAE run")
-        return self._timed("score", lambda: anomaly_scores(self.model, x, k=k, seed=seed,
-                                                           batch_size=min(100, x.shape[0])))
+
+        def score() -> np.ndarray:
+            logp = log_likelihood(self.model, x.to(self.device), k=k, seed=seed, batch_size=min(100, x.shape[0]))
+            return (-logp).double().cpu().numpy()
+
+        return self._timed("score", score)
 
     # --------------------------------------------------------------------------------- the map
     def _dataset(self) -> Dataset:
@@ -191,7 +199,7 @@ class ModelService:
             return self._data
         if callable(self._data):
             return self._data()
-        from vaelab.training.loop import load_data
+        from vaelab.runs.data import load_data
 
         return load_data(self.run.config)
 
@@ -210,11 +218,12 @@ class ModelService:
             return self._map
 
     def _compute_map(self) -> MapData:
-        from vaelab.visualisation.common import pick, posterior_means, split_of
-        from vaelab.visualisation.latents import colour_table, latent_map, point_colours
+        from vaelab.data.splits import pick
+        from vaelab.models.batched import posterior_means
+        from vaelab.utils.latent_plane import colour_table, latent_map_of, point_colours
 
         data = self._dataset()
-        x, labels = split_of(data, "test")
+        x, labels = data.test, data.test_labels
         if x.shape[0] == 0:
             raise VaelabError("the test split is empty")
         if tuple(x.shape[1:]) != self.image_shape:
@@ -224,8 +233,8 @@ class ModelService:
             idx = pick(x.shape[0], self.limits.map_points, seed=0)
             x, labels = x[idx], (None if labels is None else labels[idx])
         with self._lock, torch.inference_mode():
-            lmap = latent_map(self.model, x, labels, data.class_names)
-            mu = posterior_means(self.model, x).double().numpy()
+            mu = posterior_means(self.model, x).double().numpy()  # (N, D)
+        lmap = latent_map_of(mu, None if labels is None else labels.numpy(), data.class_names)
         mean, forward, inverse = plane_maps(mu, lmap.coords, lmap.method)
         colours = ([_hex(c) for c in colour_table(lmap)] if lmap.labels is not None
                    else [_hex(point_colours(lmap)[0])])

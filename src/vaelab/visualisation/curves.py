@@ -9,7 +9,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from vaelab.errors import VaelabError
-from vaelab.training.run import Run
+from vaelab.runs.run import Run
 from vaelab.visualisation.canvas import figure_png, new_figure, save_bytes
 from vaelab.visualisation.common import as_run
 

@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from vaelab.errors import ConfigError, DataError
-from vaelab.training.run import Run
+from vaelab.runs.run import Run
 from vaelab.visualisation.canvas import gif_bytes, png_bytes, save_bytes, with_title
-from vaelab.visualisation.common import as_run, model_device, posterior_means, require_vae
+from vaelab.visualisation.common import as_run, model_device, posterior_means, require_density
 from vaelab.visualisation.grid import image_grid
 
 
@@ -111,7 +111,7 @@ def save_interpolation(run: Run | str | Path, start: int | str, end: int | str, 
     interpolation-I-J). Returns {"strip": path, "gif": path}.
     """
     run = as_run(run)
-    require_vae(run, "interpolation")
+    require_density(run, "interpolation")
     start, end = str(start), str(end)
     test = None
     if start.lstrip("-").isdigit() or end.lstrip("-").isdigit():

@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from vaelab.errors import ConfigError
-from vaelab.training.run import Run
+from vaelab.runs.run import Run
 from vaelab.visualisation.canvas import save_png, with_title
-from vaelab.visualisation.common import (as_run, default_path, model_device, pick, posterior_means, require_vae,
+from vaelab.visualisation.common import (as_run, default_path, model_device, pick, posterior_means, require_density,
                                           run_dataset)
 from vaelab.visualisation.grid import image_grid
 
@@ -97,7 +97,7 @@ def save_manifold(run: Run | str | Path, out: str | Path | None = None, grid: in
     """Write the manifold of a run (default RUN/manifold.png); for D > 2 the activity is measured on ``limit``
     seeded random test examples."""
     run = as_run(run)
-    require_vae(run, "the latent manifold")
+    require_density(run, "the latent manifold")
     x = None
     if run.model.latent_dim > 2 and dims is None:
         test = run_dataset(run).test

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from vaelab.training.run import Run
+from vaelab.runs.run import Run
 from vaelab.visualisation.canvas import save_png, with_title
 from vaelab.visualisation.common import as_run, default_path, model_device, pick, run_dataset, split_of
 from vaelab.visualisation.grid import image_grid

@@ -14,7 +14,8 @@ from typing import Any
 import torch
 
 import vaelab
-from vaelab.training.run import CONFIG, METRICS, RESULTS, Run
+from vaelab.runs.files import CONFIG, METRICS, RESULTS
+from vaelab.runs.run import Run
 from vaelab.utils.atomic import write_text_atomic
 from vaelab.visualisation.canvas import figure_png, gif_bytes, png_bytes
 from vaelab.visualisation.common import as_run, default_path, pick, run_dataset
@@ -125,7 +126,7 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
 
     run = as_run(run)
     model, mc = run.model, run.model_config
-    is_vae = mc.model == "vae"
+    is_vae = model.has_density
     data = run_dataset(run)
     test, labels = data.test, data.test_labels
     name = data.name
@@ -133,7 +134,7 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
     parts.append(f"<h1>vaelab report: {html.escape(Path(run.run_dir).name)}</h1>"
                  f"<p class='muted'>{html.escape(str(Path(run.run_dir).resolve()))} &middot; data set "
                  f"{html.escape(name)} {html.escape('x'.join(map(str, mc.image_shape)))} ({data.kind}) &middot; "
-                 f"{mc.model.upper()}, {mc.arch}, latent {mc.latent_dim}, {html.escape(mc.likelihood)} likelihood "
+                 f"{mc.kind.upper()}, {mc.arch}, latent {mc.latent_dim}, {html.escape(mc.likelihood)} likelihood "
                  f"&middot; written {datetime.now():%Y-%m-%d %H:%M} by vaelab {vaelab.__version__}</p>")
 
     # --- metrics and evaluation results ---------------------------------------------------------

@@ -8,9 +8,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from vaelab.training.run import Run
+from vaelab.runs.run import Run
 from vaelab.visualisation.canvas import save_png, with_title
-from vaelab.visualisation.common import as_run, default_path, model_device, require_vae
+from vaelab.visualisation.common import as_run, default_path, model_device, require_density
 from vaelab.visualisation.grid import image_grid
 
 
@@ -45,5 +45,5 @@ def save_samples(run: Run | str | Path, out: str | Path | None = None, n: int = 
                  mean: bool = True, seed: int = 0, nrow: int | None = None) -> Path:
     """Write the samples grid of a run as PNG (default RUN/samples.png); returns the path."""
     run = as_run(run)
-    require_vae(run, "sampling")
+    require_density(run, "sampling")
     return save_png(samples_figure(run.model, n, temperature, mean, seed, nrow), default_path(run, "samples.png", out))

@@ -1,4 +1,4 @@
-"""Mean ELBO (and its terms) over a whole split, batched, under inference mode, optionally over ranks."""
+"""Whole-split passes of a model, batched under inference mode: the mean ELBO terms and the posterior means."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
              seed: int = 0, dist: Distributed | None = None) -> dict[str, float]:
     """Mean and standard error over the examples of x (N, C, H, W) of each per-example metric.
 
-    For a VAE: ``elbo``, ``reconstruction`` (E_q log p(x|z)) and ``kl`` in nats per example; for the
-    autoencoder: ``reconstruction`` (log p(x|z=f(x))). A fixed ``seed`` makes the estimate repeatable. With
+    For a model with a density: ``elbo``, ``reconstruction`` (E_q log p(x|z)) and ``kl`` in nats per example;
+    for the autoencoder: ``reconstruction`` (log p(x|z=f(x))). A fixed ``seed`` makes the estimate repeatable. With
     ``dist``, each rank takes its slice of every batch (and of the same noise) and the sums are all-reduced,
     so the result equals a single process's.
     """
@@ -24,14 +24,12 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
     model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
-    stochastic = hasattr(model, "prior")
     names: list[str] = []
     acc: torch.Tensor | None = None  # rows: sum, sum of squares; one column per metric
     for start in range(0, x.shape[0], batch_size):
         xb = x[start:start + batch_size].to(device)  # (b, C, H, W); a streamed split is read here
-        eps = None
-        if stochastic:  # noise for the whole batch, then this rank's slice of it
-            eps = torch.randn((samples, xb.shape[0], model.latent_dim), generator=gen, device=device)
+        eps = model.noise(samples, xb.shape[0], gen, device)  # (L, b, noise) for the whole batch, or None
+        if eps is not None:  # this rank's slice of it
             eps = dist.shard(eps, dim=1)
         xb = dist.shard(xb)
         if xb.shape[0] == 0:
@@ -54,3 +52,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
         result[name] = mean
         result[f"{name}_stderr"] = math.sqrt(var / max(n - 1, 1)) if n > 1 else float("nan")
     return result
+
+
+@torch.no_grad()
+def posterior_means(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """E_q[z|x] for each image of x (N, C, H, W): (N, D) on the CPU (Monte Carlo where q has no closed-form
+    mean, e.g. a flow)."""
+    was_training = model.training
+    model.eval()
+    dev = next(model.parameters()).device
+    out = torch.cat([model.latent_mean(x[i:i + batch_size].to(dev)).float().cpu()
+                     for i in range(0, x.shape[0], batch_size)])
+    model.train(was_training)
+    return out

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vaelab.evaluation.gradvar import gradient_moments
-from vaelab.evaluation.likelihood import log_likelihood, log_weights
+from vaelab.models.importance import log_likelihood, log_weights
 from vaelab.models.linear_gaussian import LinearGaussianVAE
 from vaelab.models.objectives import iwae
 
@@ -31,7 +31,7 @@ def test_exact_posterior_makes_every_importance_weight_equal_to_p_x():
         truth = model.exact_log_prob(x)
         torch.testing.assert_close(lw, truth.expand_as(lw), atol=1e-9, rtol=0)
         torch.testing.assert_close(model.analytic_elbo(x), truth, atol=1e-9, rtol=0)  # ELBO = log p(x)
-        out = model.elbo(x, samples=20000)  # Monte-Carlo reconstruction term, analytic KL
+        out = model(x, samples=20000)  # Monte-Carlo reconstruction term, analytic KL
         torch.testing.assert_close(out.elbo, truth, atol=0.05, rtol=0)
         ll = log_likelihood(model, x, k=100)
         torch.testing.assert_close(ll, truth, atol=1e-9, rtol=0)
@@ -79,7 +79,7 @@ def test_elbo_below_iwae_k_below_iwae_2k_below_log_p_x_on_average():
 def _true_gradient(model: LinearGaussianVAE, x: torch.Tensor) -> dict[str, torch.Tensor]:
     model.zero_grad()
     (-model.analytic_elbo(x).mean()).backward()
-    groups = {"encoder": model.encoder_parameters(), "decoder": model.decoder_parameters()}
+    groups = model.parameter_groups()
     out = {g: torch.cat([p.grad.flatten() for p in ps]) for g, ps in groups.items()}
     model.zero_grad()
     return out

@@ -2,7 +2,8 @@
 
 For k samples z_j ~ q(z|x): log w_j = log p(x|z_j) + log p(z_j) - log q(z_j|x), and
 log p(x) ~= log (1/k) sum_j w_j (computed with logsumexp). Its expectation is the IWAE bound IWAE_k, which
-rises with k towards log p(x); k = 1 gives the ELBO with a sampled KL.
+rises with k towards log p(x); k = 1 gives the ELBO with a sampled KL. Written against the model's parts:
+each model's own q(z|x) proposes and its own p(z) and p(x|z) score.
 """
 
 from __future__ import annotations
@@ -11,32 +12,28 @@ import math
 from typing import Callable
 
 import torch
+from torch.distributions import Distribution
 
-from vaelab.models.outputs import Posterior
-from vaelab.models.vae import VAE
 from vaelab.utils.allocator import keep_freed_memory
 
 DEFAULT_MAX_MEMORY = 1 << 30  # bytes of activations one chunk of (samples x images) may use
 CHUNK_ROWS = 1024  # samples x images per decoder pass: small enough to stay in cache (measured fastest on CPU)
 
 
-def log_weights(model: VAE, x: torch.Tensor, samples: int, generator: torch.Generator | None = None,
-                posterior: Posterior | None = None) -> torch.Tensor:
+def log_weights(model, x: torch.Tensor, samples: int, generator: torch.Generator | None = None,
+                posterior: Distribution | None = None, prior: Distribution | None = None) -> torch.Tensor:
     """log w = log p(x|z) + log p(z) - log q(z|x) for ``samples`` draws per image: (samples, B).
 
-    Pass ``posterior`` (model.encode(x)) to reuse one encoder pass over several chunks of samples."""
-    post = posterior if posterior is not None else model.encode(x)  # (B, D)
-    mu = post.mu
-    eps = torch.randn((samples, *mu.shape), generator=generator, device=mu.device, dtype=mu.dtype)  # (S, B, D)
-    z = model.reparameterize(post, samples, eps=eps)  # (S, B, D)
-    log_px_z = model.likelihood.log_prob(model.decoder(z), x.flatten(1))  # (S, B)
-    # log p(z) - log q(z|x) for p = N(0, I) and q = N(mu, sigma^2) with z = mu + sigma * eps: the log 2 pi
-    # terms cancel, leaving sum_d 0.5 * (eps^2 - z^2) + log sigma (three passes over (S, B, D), not ten)
-    log_ratio = 0.5 * (eps.square() - z.square()).sum(-1) + 0.5 * post.logvar.sum(-1)  # (S, B)
-    return log_px_z + log_ratio
+    Pass ``posterior`` (model.encode(x)) and ``prior`` (model.prior_distribution()) to reuse them over
+    several chunks of samples. log q comes with the sample (from the noise: no second pass over z)."""
+    q = posterior if posterior is not None else model.encode(x)  # batch (B,)
+    p = prior if prior is not None else model.prior_distribution()
+    eps = model.noise(samples, x.shape[0], generator, x.device)  # (S, B, noise)
+    z, log_q = q.rsample_with_log_prob(samples, eps=eps)  # (S, B, D), (S, B)
+    return model.log_likelihood(x, z) + p.log_prob(z) - log_q  # (S, B)
 
 
-def samples_per_chunk(model: VAE, images: int, max_memory: int, data_dim: int) -> int:
+def samples_per_chunk(model, images: int, max_memory: int, data_dim: int) -> int:
     """Samples per image in one decoder pass: about CHUNK_ROWS rows, and never more than fit in
     ``max_memory`` bytes of activations (decoder outputs and hidden layers) for ``images`` images."""
     config = getattr(model, "config", None)
@@ -47,7 +44,7 @@ def samples_per_chunk(model: VAE, images: int, max_memory: int, data_dim: int) -
 
 
 @torch.inference_mode()
-def log_likelihood(model: VAE, x: torch.Tensor, k: int = 5000, *, batch_size: int = 100,
+def log_likelihood(model, x: torch.Tensor, k: int = 5000, *, batch_size: int = 100,
                    max_memory: int = DEFAULT_MAX_MEMORY, seed: int = 0,
                    progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """Importance-sampled estimate of log p(x) with k samples per image: (N,) in nats.
@@ -56,12 +53,18 @@ def log_likelihood(model: VAE, x: torch.Tensor, k: int = 5000, *, batch_size: in
     the chunks' log-weights are combined with a running logsumexp, so memory does not grow with k.
     ``progress(n)`` is called with the number of images finished after each batch.
     """
+    from vaelab.errors import ConfigError
+
+    if not model.has_density:
+        raise ConfigError("log p(x) needs a model with a density (a prior and a posterior); an autoencoder "
+                          "has neither")
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     if device.type == "cpu":
         keep_freed_memory()  # reuse the chunks' buffers instead of page-faulting fresh ones (25% faster here)
     gen = torch.Generator(device=device).manual_seed(seed)
+    prior = model.prior_distribution()  # computed once (a VampPrior's components, too)
     out = torch.empty(x.shape[0], dtype=torch.float64, device=device)
     for start in range(0, x.shape[0], batch_size):
         xb = x[start:start + batch_size].to(device)  # (B, C, H, W)
@@ -71,7 +74,7 @@ def log_likelihood(model: VAE, x: torch.Tensor, k: int = 5000, *, batch_size: in
         done = 0
         while done < k:
             s = min(chunk, k - done)
-            lw = log_weights(model, xb, s, gen, post).double()  # (s, B)
+            lw = log_weights(model, xb, s, gen, post, prior).double()  # (s, B)
             total = torch.logaddexp(total, torch.logsumexp(lw, 0))
             done += s
         out[start:start + xb.shape[0]] = total - math.log(k)
