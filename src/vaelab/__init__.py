@@ -10,8 +10,7 @@ Notebook use::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vaelab.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -24,8 +23,4 @@ _API = {
 }
 __all__ = ["__version__", *_API]
 
-
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'vaelab' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _API)

@@ -89,7 +89,7 @@ def test_score_function_baseline_survives_resume(tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--objective", "iwae", "--estimator", "stl"], "uses the pathwise estimator"),
+    (["--objective", "iwae", "--estimator", "stl"], "uses the pathwise or the dreg estimator"),
     (["--k", "5"], "use it with --objective iwae"),
     (["--objective", "iwae", "--k", "0"], "k (importance samples) must be >= 1"),
 ])

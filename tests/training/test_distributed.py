@@ -66,3 +66,16 @@ def test_torchrun_cli_resume_continues_the_run(single, tmp_path):
     assert [m["epoch"] for m in b] == [1, 2, 3]
     for ma, mb in zip(a, b):
         assert mb["valid_elbo"] == pytest.approx(ma["valid_elbo"], abs=1e-3)
+
+
+@pytest.mark.parametrize("extra", [dict(prior="vamp", pseudo_inputs=16, stochastic_layers=2),
+                                   dict(condition="label", posterior="iaf", flow_steps=1, flow_hidden=8)])
+def test_two_ranks_match_one_process_for_the_model_family(extra, tmp_path):
+    config = {**CONFIG, **extra, "epochs": 2}
+    one = subprocess.run([sys.executable, str(WORKER), json.dumps({**config, "out": str(tmp_path / "one" / "run")})],
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    r = torchrun(str(WORKER), json.dumps({**config, "out": str(tmp_path / "two" / "run")}))
+    assert r.returncode == 0, r.stderr[-3000:]
+    for ma, mb in zip(metrics(tmp_path / "one" / "run"), metrics(tmp_path / "two" / "run")):
+        assert mb["valid_elbo"] == pytest.approx(ma["valid_elbo"], abs=1e-2)

@@ -11,21 +11,11 @@ import argparse
 from dataclasses import MISSING, Field, fields
 from typing import Any
 
+from vaelab.cli.options import int_list
 from vaelab.models.config import ModelConfig
 from vaelab.runs.config import TrainConfig
 
 NESTED = "model."  # dest prefix of the nested model config's options
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    """'512,512' -> (512, 512)."""
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 512,512, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive integers like 512,512, got {text!r}")
-    return values
 
 
 def size_pair(text: str) -> tuple[int, int]:

@@ -41,19 +41,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vaelab.evaluation.run_eval import evaluate_run, format_table, save_eval
     from vaelab.runs import load, load_data, resolve_device
+    from vaelab.runs.data import condition_labels
     from vaelab.utils.progress import ProgressBar
 
     if args.k < 1 or args.batch_size < 1 or (args.limit is not None and args.limit < 1):
         raise ConfigError("--k, --batch-size and --limit must be >= 1")
     device = resolve_device(args.device)
     run = load(args.run_dir, device=device)
-    x = load_data(run.config).split(args.split)
+    data = load_data(run.config)
+    x, y = data.split(args.split), condition_labels(run.model, data, args.split)  # y: labels of a conditional model
     if args.limit:
-        x = x[: args.limit]
-    x = x.to(device)
+        x, y = x[: args.limit], None if y is None else y[: args.limit]
+    x, y = x.to(device), None if y is None else y.to(device)
     with ProgressBar(x.shape[0], f"IS log p(x), k={args.k}", unit="img", quiet=args.quiet) as bar:
         result = evaluate_run(run.model, x, split=args.split, k=args.k, batch_size=args.batch_size,
-                              max_memory=args.max_memory, seed=args.seed, progress=bar.update)
+                              max_memory=args.max_memory, seed=args.seed, progress=bar.update, y=y)
     result["run_dir"] = str(Path(args.run_dir))
     path = save_eval(Path(args.run_dir), result)
     print(format_table(result))

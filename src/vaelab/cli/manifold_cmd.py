@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid", type=positive_int, default=20, help="points per side (default 20)")
     p.add_argument("--dims", type=dims_pair, metavar="A,B", help="latent dimensions to span (default: 0,1 for a "
                    "2-D latent, else the two most active)")
+    p.add_argument("--label", type=int, help="a conditional model's class to decode the grid in (default 0)")
     p.add_argument("--out", help="PNG path (default RUN/manifold.png)")
     p.set_defaults(func=run)
 
@@ -28,5 +29,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vaelab.visualisation.manifold import save_manifold
 
-    print_paths([save_manifold(args.run, args.out, args.grid, args.dims)])
+    print_paths([save_manifold(args.run, args.out, args.grid, args.dims, label=args.label)])
     return 0

@@ -18,6 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="show the decoder mean E[x|z] (default)")
     show.add_argument("--sample", dest="mean", action="store_false", help="show one draw x ~ p(x|z) per z")
     p.add_argument("--nrow", type=positive_int, help="images per row (default: about square)")
+    p.add_argument("--label", type=int, help="a conditional model's class to draw (default: every class in turn)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="PNG path (default RUN/samples.png)")
     p.set_defaults(func=run)
@@ -26,5 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vaelab.visualisation.samples import save_samples
 
-    print_paths([save_samples(args.run, args.out, args.n, args.temperature, args.mean, args.seed, args.nrow)])
+    print_paths([save_samples(args.run, args.out, args.n, args.temperature, args.mean, args.seed, args.nrow,
+                              args.label)])
     return 0

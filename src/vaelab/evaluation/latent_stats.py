@@ -1,31 +1,46 @@
-"""Posterior statistics over a data set: active units (Burda et al. 2016) and KL per latent dimension."""
+"""Posterior statistics over a data set: active units (Burda et al. 2016) and the KL, per latent dimension and
+per stochastic layer."""
 
 from __future__ import annotations
 
 import torch
 from torch.distributions import kl_divergence
 
+from vaelab.models.objectives import layer_kls
+
 
 @torch.inference_mode()
-def posterior_stats(model, x: torch.Tensor, batch_size: int = 1000, threshold: float = 0.01) -> dict:
-    """Active units and the mean KL(q(z_d|x) || p(z_d)) of each latent dimension d, over the images x.
+def posterior_stats(model, x: torch.Tensor, batch_size: int = 1000, threshold: float = 0.01,
+                    y: torch.Tensor | None = None, samples: int = 16, seed: int = 0) -> dict:
+    """Active units, the mean KL(q(z_d|x) || p(z_d)) of each latent dimension d, and each layer's mean KL.
 
     A dimension is active when Cov_x(E_q[z_d | x]) > ``threshold`` (0.01 in the paper); E_q[z|x] is the
-    posterior's mean, or a Monte-Carlo average where it has none in closed form (a flow). The KL per
-    dimension is given where q and p factorise over dimensions with a closed form (else ``kl_per_dim`` is None).
+    posterior's mean, or a Monte-Carlo average where it has none in closed form (a flow, two layers). The KL
+    per dimension is given where q and p factorise over dimensions with a closed form (else None); the KL per
+    layer is analytic for one Gaussian layer and a ``samples``-draw Monte-Carlo estimate otherwise.
     """
-    means, kls = [], []
+    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    means, kls, layer = [], [], {}
     p = model.prior_distribution()
     for start in range(0, x.shape[0], batch_size):
         xb = x[start:start + batch_size]
-        q = model.encode(xb)
-        means.append(model.latent_mean(xb).double())  # (B, D)
+        yb = None if y is None else y[start:start + batch_size]
+        q = model.encode(xb, yb)
+        means.append(model.latent_mean(xb, generator=gen, y=yb).double())  # (B, D)
         kls.append(_kl_per_dim(q, p))
+        z, log_q = q.rsample_with_log_prob(samples, generator=gen)  # (S, B, D), (S, B)
+        for name, kl in layer_kls(q, p, z, model, log_q).items():
+            layer[name] = layer.get(name, 0.0) + float(kl.double().sum())
     mu = torch.cat(means)  # (N, D)
     activity = mu.var(0, unbiased=False)  # (D,)
     kl_per_dim = None if any(k is None for k in kls) else torch.cat(kls).mean(0).tolist()  # (D,)
-    return {"active_units": int((activity > threshold).sum()), "active_threshold": threshold,
-            "latent_dim": int(mu.shape[1]), "activity": activity.tolist(), "kl_per_dim": kl_per_dim}
+    out = {"active_units": int((activity > threshold).sum()), "active_threshold": threshold,
+           "latent_dim": int(mu.shape[1]), "activity": activity.tolist(), "kl_per_dim": kl_per_dim}
+    if len(model.latent_layers) > 1:
+        out["layers"] = {name: {"size": stop - start, "active_units": int((activity[start:stop] > threshold).sum()),
+                                "kl": layer[name] / x.shape[0]}
+                         for name, start, stop in model.latent_layers}
+    return out
 
 
 def _kl_per_dim(q, p) -> torch.Tensor | None:

@@ -28,22 +28,25 @@ def eval_path(run_dir: Path, split: str) -> Path:
 
 def evaluate_run(model, x: torch.Tensor, *, split: str = "test", k: int = 5000, batch_size: int = 100,
                  max_memory: int = DEFAULT_MAX_MEMORY, seed: int = 0,
-                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[int], None] | None = None, y: torch.Tensor | None = None) -> dict[str, Any]:
     """All evaluation figures for images x (N, C, H, W) as a JSON-ready dict. ``batch_size`` images go
-    through each pass (the ELBO pass and each importance-sampling batch)."""
+    through each pass (the ELBO pass and each importance-sampling batch). A conditional model is given the
+    labels y (N,): its figures are conditional (log p(x|y), the ELBO of log p(x|y))."""
     t0 = time.perf_counter()
     n = x.shape[0]
     result: dict[str, Any] = {"split": split, "n": n}
-    elbo = evaluate(model, x, batch_size=batch_size, seed=seed)
+    elbo = evaluate(model, x, batch_size=batch_size, seed=seed, y=y)
     if not model.has_density:
         result.update(model="ae", reconstruction=elbo["reconstruction"],
                       reconstruction_stderr=elbo["reconstruction_stderr"], note=AE_NOTE)
         result["seconds"] = time.perf_counter() - t0
         return result
-    result.update(model="vae", **{key: elbo[key] for key in ("elbo", "elbo_stderr", "reconstruction", "kl")})
-    result.update(posterior_stats(model, x))
+    result.update(model="vae", conditional=y is not None,
+                  **{key: elbo[key] for key in ("elbo", "elbo_stderr", "reconstruction", "kl")})
+    result.update(posterior_stats(model, x, y=y, seed=seed))
     t1 = time.perf_counter()
-    ll = log_likelihood(model, x, k=k, batch_size=batch_size, max_memory=max_memory, seed=seed, progress=progress)
+    ll = log_likelihood(model, x, k=k, batch_size=batch_size, max_memory=max_memory, seed=seed, progress=progress,
+                        y=y)
     result.update(k=k, log_likelihood=float(ll.mean()),
                   log_likelihood_stderr=float(ll.std() / math.sqrt(n)) if n > 1 else float("nan"),
                   nll=-float(ll.mean()), is_seconds=time.perf_counter() - t1)
@@ -61,12 +64,16 @@ def format_table(r: dict[str, Any]) -> str:
         rows += [("ELBO", f"{r['elbo']:.2f} ± {r['elbo_stderr']:.2f} nats"),
                  ("  reconstruction E_q log p(x|z)", f"{r['reconstruction']:.2f}"),
                  ("  KL(q(z|x) || p(z))", f"{r['kl']:.2f}"),
-                 (f"log p(x), importance sampled (IWAE k={r['k']})",
+                 (f"log p(x{'|y' if r.get('conditional') else ''}), importance sampled (IWAE k={r['k']})",
                   f"{r['log_likelihood']:.2f} ± {r['log_likelihood_stderr']:.2f} nats"),
                  ("NLL", f"{r['nll']:.2f} nats"),
-                 ("active units (Var_x E_q[z_d] > 0.01)", f"{r['active_units']} of {r['latent_dim']}"),
-                 ("KL per dimension (largest 5)",
-                  ", ".join(f"{v:.2f}" for v in sorted(r["kl_per_dim"], reverse=True)[:5]))]
+                 ("active units (Var_x E_q[z_d] > 0.01)", f"{r['active_units']} of {r['latent_dim']}")]
+        if r.get("kl_per_dim") is not None:
+            rows.append(("KL per dimension (largest 5)",
+                         ", ".join(f"{v:.2f}" for v in sorted(r["kl_per_dim"], reverse=True)[:5])))
+        for name, layer in r.get("layers", {}).items():
+            rows.append((f"  layer {name}: KL, active units",
+                         f"{layer['kl']:.2f} nats, {layer['active_units']} of {layer['size']}"))
     rows.append(("time", f"{r['seconds']:.1f} s"))
     width = max(len(a) for a, _ in rows)
     return "\n".join(f"{a:<{width}}  {b}" for a, b in rows)

@@ -5,8 +5,7 @@ Names are imported on first use, so that reading a ModelConfig (vaelab.models.co
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vaelab.utils.lazy import lazy_exports
 
 _API = {
     "LatentVariableModel": "vaelab.models.model", "VAE": "vaelab.models.build", "Autoencoder": "vaelab.models.build",
@@ -18,8 +17,4 @@ _API = {
 }
 __all__ = list(_API)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'vaelab.models' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _API)

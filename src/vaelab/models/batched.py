@@ -11,7 +11,7 @@ from vaelab.utils.distributed import Distributed
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, samples: int = 1,
-             seed: int = 0, dist: Distributed | None = None) -> dict[str, float]:
+             seed: int = 0, dist: Distributed | None = None, y: torch.Tensor | None = None) -> dict[str, float]:
     """Mean and standard error over the examples of x (N, C, H, W) of each per-example metric.
 
     For a model with a density: ``elbo``, ``reconstruction`` (E_q log p(x|z)) and ``kl`` in nats per example;
@@ -31,17 +31,18 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
         eps = model.noise(samples, xb.shape[0], gen, device)  # (L, b, noise) for the whole batch, or None
         if eps is not None:  # this rank's slice of it
             eps = dist.shard(eps, dim=1)
+        yb = None if y is None else dist.shard(y[start:start + batch_size].to(device))
         xb = dist.shard(xb)
         if xb.shape[0] == 0:
             continue
-        metrics = model(xb, samples=samples, eps=eps).metrics()
+        metrics = model(xb, samples=samples, eps=eps, y=yb).metrics()
         names = list(metrics)
         values = torch.stack([v.double() for v in metrics.values()])  # (M, b)
         batch = torch.stack([values.sum(1), (values * values).sum(1)])  # (2, M)
         acc = batch if acc is None else acc + batch
     model.train(was_training)
     if not names:  # a rank with no examples still joins the reduction with zeros of the right size
-        probe = model(x[:1].to(device), samples=samples).metrics()
+        probe = model(x[:1].to(device), samples=samples, y=None if y is None else y[:1].to(device)).metrics()
         names, acc = list(probe), torch.zeros(2, len(probe), dtype=torch.float64, device=device)
     dist.all_reduce_sum(acc)
     n = x.shape[0]
@@ -55,13 +56,16 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
 
 
 @torch.no_grad()
-def posterior_means(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """E_q[z|x] for each image of x (N, C, H, W): (N, D) on the CPU (Monte Carlo where q has no closed-form
-    mean, e.g. a flow)."""
+def posterior_means(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000,
+                    y: torch.Tensor | None = None) -> torch.Tensor:
+    """E_q[z|x] for each image of x (N, C, H, W) (given its label y for a conditional model): (N, D) on the CPU
+    (Monte Carlo where q has no closed-form mean, e.g. a flow)."""
     was_training = model.training
     model.eval()
     dev = next(model.parameters()).device
-    out = torch.cat([model.latent_mean(x[i:i + batch_size].to(dev)).float().cpu()
+    gen = torch.Generator(device=dev).manual_seed(0)
+    out = torch.cat([model.latent_mean(x[i:i + batch_size].to(dev), generator=gen,
+                                       y=None if y is None else y[i:i + batch_size].to(dev)).float().cpu()
                      for i in range(0, x.shape[0], batch_size)])
     model.train(was_training)
     return out

@@ -13,6 +13,10 @@ from vaelab.errors import ConfigError
 
 KINDS = ("vae", "ae")
 ARCHITECTURES = ("mlp", "conv")
+PRIORS = ("standard", "vamp", "mog")
+POSTERIORS = ("gaussian", "iaf", "planar")
+CONDITIONS = ("none", "label")
+LOGVAR_BOUNDS = (-6.0, 2.0)  # hardtanh clamp of log-variances in gated models (Tomczak & Welling 2018)
 ACTIVATIONS = ("tanh", "relu")
 LIKELIHOODS = ("bernoulli", "gaussian", "continuous-bernoulli")
 GAUSSIAN_VARIANCES = ("pixel", "network")
@@ -49,6 +53,22 @@ class ModelConfig:
                                     choices=GAUSSIAN_VARIANCES)
     min_log_variance: float = option(-7.0, "soft floor on a Gaussian decoder's log sigma^2", cli=False)
     conv_channels: tuple[int, ...] = option((32, 64), "channels of the conv layers, e.g. 32,64")
+    gated: bool = option(False, "gated dense layers in the MLPs (Tomczak & Welling's GatedDense), with the "
+                                "log-variances clamped to [-6, 2]")
+    prior: str = option("standard", "p(z): standard N(0, I), vamp (VampPrior, Tomczak & Welling 2018) or mog "
+                                     "(a learned mixture of Gaussians)", choices=PRIORS)
+    pseudo_inputs: int = option(500, "K, the VampPrior's pseudo-inputs")
+    components: int = option(10, "K, the components of --prior mog")
+    posterior: str = option("gaussian", "q(z|x): gaussian, iaf (inverse autoregressive flow, Kingma et al. 2016) "
+                                        "or planar (planar flow, Rezende & Mohamed 2015)", choices=POSTERIORS)
+    flow_steps: int = option(2, "T, the steps of an iaf or planar posterior")
+    flow_hidden: int = option(320, "hidden units of each IAF step's MADE network")
+    stochastic_layers: int = option(1, "1, or 2: p(z2) p(z1|z2) p(x|z1, z2) with q(z2|x) q(z1|x, z2) "
+                                       "(Tomczak & Welling's HVAE); --latent-dim is z1's size")
+    top_latent_dim: int | None = option(None, "size of z2 with --stochastic-layers 2 (default: --latent-dim)")
+    condition: str = option("none", "label: a conditional VAE p(x|z, y) q(z|x, y) on the data set's class labels",
+                            choices=CONDITIONS)
+    n_classes: int | None = option(None, "classes of a conditional model; set from the data", cli=False)
 
     def __post_init__(self) -> None:
         if self.image_shape is not None:
@@ -73,12 +93,52 @@ class ModelConfig:
             raise ConfigError(f"hidden must list positive layer sizes (e.g. 512,512), got {self.hidden}")
         if self.arch == "conv" and (not self.conv_channels or min(self.conv_channels) < 1):
             raise ConfigError(f"conv_channels must list positive channel counts, got {self.conv_channels}")
+        _choice("prior", self.prior, PRIORS)
+        _choice("posterior", self.posterior, POSTERIORS)
+        _choice("condition", self.condition, CONDITIONS)
+        for name in ("pseudo_inputs", "components", "flow_steps", "flow_hidden"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.stochastic_layers not in (1, 2):
+            raise ConfigError(f"stochastic_layers must be 1 or 2, got {self.stochastic_layers}")
+        if self.top_latent_dim is not None and self.top_latent_dim < 1:
+            raise ConfigError(f"top_latent_dim must be >= 1, got {self.top_latent_dim}")
+        if self.kind == "ae" and (self.prior != "standard" or self.posterior != "gaussian"
+                                  or self.stochastic_layers != 1):
+            raise ConfigError("the autoencoder (--model ae) has no prior or posterior: --prior, --posterior and "
+                              "--stochastic-layers apply to --model vae")
+        if self.posterior != "gaussian" and self.stochastic_layers != 1:
+            raise ConfigError(f"--posterior {self.posterior} is a single-layer posterior: use it with "
+                              "--stochastic-layers 1")
+        if self.prior == "vamp" and self.posterior != "gaussian":
+            raise ConfigError(f"--prior vamp is a mixture of the Gaussian posteriors q(z|u_k); with --posterior "
+                              f"{self.posterior} it would be a mixture of flows: use --posterior gaussian")
+        if self.condition != "none" and self.prior == "vamp":
+            raise ConfigError("--prior vamp with --condition label would need labelled pseudo-inputs: use --prior "
+                              "standard or mog for a conditional model")
 
-    def resolved(self, image_shape: tuple[int, int, int], data_kind: str) -> "ModelConfig":
-        """A copy for data of ``image_shape`` and value kind ``data_kind``; refuses Bernoulli on grayscale."""
+    def resolved(self, image_shape: tuple[int, int, int], data_kind: str, n_classes: int | None = None,
+                 data_name: str = "this data set") -> "ModelConfig":
+        """A copy for data of ``image_shape``, value kind ``data_kind`` and ``n_classes`` labelled classes;
+        refuses Bernoulli on grayscale and a conditional model on unlabelled data."""
         likelihood = self.likelihood or default_likelihood(data_kind)
         check_likelihood(likelihood, data_kind)
-        return replace(self, image_shape=tuple(image_shape), likelihood=likelihood)
+        if self.condition == "label" and not n_classes:
+            raise ConfigError(f"--condition label needs class labels, and {data_name} has none (labelled sets: "
+                              "digits, mnist, fashion-mnist, image folders with class subfolders, arrays with --labels)")
+        return replace(self, image_shape=tuple(image_shape), likelihood=likelihood,
+                       n_classes=int(n_classes) if self.condition == "label" else None)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """Latent sizes per stochastic layer, bottom first: (D,) or (D1, D2)."""
+        if self.stochastic_layers == 1:
+            return (self.latent_dim,)
+        return (self.latent_dim, self.top_latent_dim or self.latent_dim)
+
+    @property
+    def logvar_bounds(self) -> tuple[float, float] | None:
+        return LOGVAR_BOUNDS if self.gated else None
 
     @property
     def data_dim(self) -> int:
@@ -126,7 +186,9 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
 
 
 OBJECTIVES = ("elbo", "iwae")
-ESTIMATORS = ("pathwise", "score-function", "stl")
+ESTIMATORS = ("pathwise", "score-function", "stl", "dreg")
+ELBO_ESTIMATORS = ("pathwise", "score-function", "stl")
+IWAE_ESTIMATORS = ("pathwise", "dreg")
 
 
 def check_objective(objective: str, estimator: str) -> None:
@@ -135,6 +197,9 @@ def check_objective(objective: str, estimator: str) -> None:
         raise ConfigError(f"unknown objective {objective!r}: expected one of {', '.join(OBJECTIVES)}")
     if estimator not in ESTIMATORS:
         raise ConfigError(f"unknown estimator {estimator!r}: expected one of {', '.join(ESTIMATORS)}")
-    if objective == "iwae" and estimator != "pathwise":
-        raise ConfigError(f"--objective iwae uses the pathwise estimator; {estimator} is implemented for the "
-                          "ELBO only (STL applied to IWAE is biased, Tucker et al. 2019)")
+    if objective == "iwae" and estimator not in IWAE_ESTIMATORS:
+        raise ConfigError(f"--objective iwae uses the pathwise or the dreg estimator; {estimator} is implemented "
+                          "for the ELBO only (STL applied to IWAE is biased for k > 1, Tucker et al. 2019)")
+    if objective == "elbo" and estimator == "dreg":
+        raise ConfigError("--estimator dreg is the IWAE objective's (Tucker et al. 2019): use it with --objective "
+                          "iwae; for the ELBO (k = 1) it is --estimator stl")

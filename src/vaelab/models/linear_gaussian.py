@@ -44,7 +44,7 @@ class _LinearEncoder(nn.Module):
         super().__init__()
         self.A, self.c, self.logvar = nn.Parameter(A), nn.Parameter(c), nn.Parameter(logvar)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         mu = x.flatten(1) @ self.A.T + self.c  # (B, D)
         return torch.cat([mu, self.logvar.expand_as(mu)], -1)  # (B, 2D)
 
@@ -56,7 +56,7 @@ class _LinearDecoder(nn.Module):
         super().__init__()
         self.W, self.b = nn.Parameter(W), nn.Parameter(b)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return z @ self.W.T + self.b  # (..., X)
 
 
@@ -73,7 +73,7 @@ class LinearGaussianVAE(LatentVariableModel):
         A = 0.1 * torch.randn(latent_dim, data_dim, generator=g, dtype=dtype)
         super().__init__(encoder=_LinearEncoder(A, torch.zeros(latent_dim, dtype=dtype),
                                                 torch.zeros(latent_dim, dtype=dtype)),
-                         posterior=GaussianPosterior(), prior=StandardNormalPrior(latent_dim).to(dtype),
+                         posterior=GaussianPosterior(latent_dim), prior=StandardNormalPrior(latent_dim).to(dtype),
                          decoder=_LinearDecoder(W, b), likelihood=_GaussianHead(math.log(noise_std)).to(dtype),
                          latent_dim=latent_dim, image_shape=(1, 1, data_dim))
         self.data_dim = data_dim

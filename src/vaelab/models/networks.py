@@ -1,7 +1,8 @@
-"""Encoder and decoder networks: MLPs and convolutional nets for any image size and channel count.
+"""Encoder and decoder networks: MLPs (plain or gated) and convolutional nets for any image size and channels.
 
-Encoders map x (B, C, H, W) to a flat vector (B, out_dim); decoders map z (..., D) to a flat
-parameter vector (..., out_dim). The likelihood head decides what those numbers mean.
+Encoders map x (B, C, H, W) to a flat vector (B, out_dim); decoders map z (..., D) to a flat parameter
+vector (..., out_dim). The likelihood head decides what those numbers mean. A conditional model's networks
+take a second input c (a one-hot label), concatenated to the flattened image (encoder) or to z (decoder).
 """
 
 from __future__ import annotations
@@ -12,37 +13,63 @@ from torch import nn
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
 
-def mlp(sizes: list[int], activation: str) -> nn.Sequential:
-    """Linear layers with ``activation`` between them (none after the last)."""
+class GatedDense(nn.Module):
+    """h = (W x + b) * sigmoid(V x + c) (Dauphin et al. 2017), the layer of Tomczak & Welling's VampPrior models."""
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.h = nn.Linear(n_in, n_out)
+        self.g = nn.Linear(n_in, n_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.h(x) * torch.sigmoid(self.g(x))
+
+
+def mlp(sizes: list[int], activation: str, gated: bool = False) -> nn.Sequential:
+    """Layers from sizes[0] to sizes[-1]: Linear with ``activation`` between them, or GatedDense hidden layers
+    (the gate is the nonlinearity); the last layer is always a plain Linear."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = i == len(sizes) - 2
+        if gated and not last:
+            layers.append(GatedDense(a, b))
+            continue
         layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
+        if not last:
             layers.append(_ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
 
 
-class MLPEncoder(nn.Module):
-    """x (B, C, H, W) -> flatten -> hidden layers -> (B, out_dim)."""
+def _joined(a: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    """[a, c] along the last dimension, c broadcast over a's leading dimensions (e.g. samples)."""
+    if c is None:
+        return a
+    return torch.cat([a, c.expand(*a.shape[:-1], c.shape[-1]).to(a.dtype)], -1)
 
-    def __init__(self, image_shape: tuple[int, int, int], hidden: tuple[int, ...], out_dim: int, activation: str):
+
+class MLPEncoder(nn.Module):
+    """x (B, C, H, W) [, c (B, K)] -> flatten -> hidden layers -> (B, out_dim)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], hidden: tuple[int, ...], out_dim: int, activation: str,
+                 gated: bool = False, condition_dim: int = 0):
         super().__init__()
         c, h, w = image_shape
-        self.net = mlp([c * h * w, *hidden, out_dim], activation)
+        self.net = mlp([c * h * w + condition_dim, *hidden, out_dim], activation, gated)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x.flatten(1))  # (B, out_dim)
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(_joined(x.flatten(1), c))  # (B, out_dim)
 
 
 class MLPDecoder(nn.Module):
-    """z (..., D) -> hidden layers (encoder's in reverse) -> (..., out_dim)."""
+    """z (..., D) [, c (..., K)] -> hidden layers (encoder's in reverse) -> (..., out_dim)."""
 
-    def __init__(self, latent_dim: int, hidden: tuple[int, ...], out_dim: int, activation: str):
+    def __init__(self, latent_dim: int, hidden: tuple[int, ...], out_dim: int, activation: str, gated: bool = False,
+                 condition_dim: int = 0):
         super().__init__()
-        self.net = mlp([latent_dim, *reversed(hidden), out_dim], activation)
+        self.net = mlp([latent_dim + condition_dim, *reversed(hidden), out_dim], activation, gated)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(_joined(z, c))
 
 
 def _conv_sizes(h: int, w: int, n: int) -> list[tuple[int, int]]:
@@ -55,10 +82,10 @@ def _conv_sizes(h: int, w: int, n: int) -> list[tuple[int, int]]:
 
 
 class ConvEncoder(nn.Module):
-    """Stride-2 convolutions (3x3) then an MLP head; works for any (C, H, W)."""
+    """Stride-2 convolutions (3x3) then an MLP head (which also takes c); works for any (C, H, W)."""
 
     def __init__(self, image_shape: tuple[int, int, int], channels: tuple[int, ...], hidden: tuple[int, ...],
-                 out_dim: int, activation: str):
+                 out_dim: int, activation: str, gated: bool = False, condition_dim: int = 0):
         super().__init__()
         c, h, w = image_shape
         act = _ACTIVATIONS[activation]
@@ -67,24 +94,25 @@ class ConvEncoder(nn.Module):
             layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), act()]
         self.conv = nn.Sequential(*layers)
         fh, fw = _conv_sizes(h, w, len(channels))[-1]
-        self.head = mlp([channels[-1] * fh * fw, *hidden, out_dim], activation)
+        self.head = mlp([channels[-1] * fh * fw + condition_dim, *hidden, out_dim], activation, gated)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.conv(x).flatten(1))  # (B, out_dim)
+    def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(_joined(self.conv(x).flatten(1), c))  # (B, out_dim)
 
 
 class ConvDecoder(nn.Module):
     """MLP to a small feature map, then stride-2 transposed convolutions back to exactly (H, W)."""
 
     def __init__(self, image_shape: tuple[int, int, int], channels: tuple[int, ...], hidden: tuple[int, ...],
-                 latent_dim: int, out_channels: int, activation: str):
+                 latent_dim: int, out_channels: int, activation: str, gated: bool = False, condition_dim: int = 0):
         super().__init__()
         _, h, w = image_shape
         act = _ACTIVATIONS[activation]
         sizes = _conv_sizes(h, w, len(channels))  # [(H, W), ..., (h_min, w_min)]
         self.feature_shape = (channels[-1], *sizes[-1])
         n_feat = channels[-1] * sizes[-1][0] * sizes[-1][1]
-        self.head = nn.Sequential(mlp([latent_dim, *reversed(hidden), n_feat], activation), act())
+        self.head = nn.Sequential(mlp([latent_dim + condition_dim, *reversed(hidden), n_feat], activation, gated),
+                                  act())
         layers: list[nn.Module] = []
         rev = list(reversed(channels))  # e.g. [64, 32]
         outs = rev[1:] + [out_channels]
@@ -97,7 +125,8 @@ class ConvDecoder(nn.Module):
                 layers.append(act())
         self.deconv = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        z = _joined(z, c)
         lead = z.shape[:-1]
         feat = self.head(z.reshape(-1, z.shape[-1])).view(-1, *self.feature_shape)  # (N, C', h', w')
         out = self.deconv(feat)  # (N, out_channels, H, W)

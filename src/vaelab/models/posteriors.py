@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal, constraints
 
@@ -82,20 +83,40 @@ class PointMass(Distribution):
         return self.mu.expand(*sample_shape, *self.mu.shape)
 
 
+def clamp_logvar(logvar: torch.Tensor, bounds: tuple[float, float] | None) -> torch.Tensor:
+    """log sigma^2 clamped to ``bounds`` (hardtanh, as Tomczak & Welling's gated models do), or as it is."""
+    return logvar if bounds is None else F.hardtanh(logvar, *bounds)
+
+
 class GaussianPosterior(nn.Module):
     """Head of a Gaussian encoder: its 2D outputs -> DiagonalGaussian(mu, log sigma^2), float32 under autocast."""
 
     noise_per_latent = 1  # standard-normal numbers drawn per latent dimension and sample
 
+    def __init__(self, latent_dim: int = 0, logvar_bounds: tuple[float, float] | None = None):
+        super().__init__()
+        self.latent_dim, self.logvar_bounds = latent_dim, logvar_bounds
+        self.layers = [("z", 0, latent_dim)]
+
+    @property
+    def n_inputs(self) -> int:
+        """Encoder outputs this head reads: mu and log sigma^2."""
+        return 2 * self.latent_dim
+
     def forward(self, out: torch.Tensor) -> DiagonalGaussian:
         mu, logvar = full_precision(out).chunk(2, dim=-1)  # (B, D) each
-        return DiagonalGaussian(mu, logvar)
+        return DiagonalGaussian(mu, clamp_logvar(logvar, self.logvar_bounds))
 
 
 class PointPosterior(nn.Module):
     """Head of the autoencoder's encoder: its D outputs are the code itself."""
 
     noise_per_latent = 0
+
+    def __init__(self, latent_dim: int = 0):
+        super().__init__()
+        self.n_inputs = latent_dim
+        self.layers = [("z", 0, latent_dim)]
 
     def forward(self, out: torch.Tensor) -> PointMass:
         return PointMass(full_precision(out))

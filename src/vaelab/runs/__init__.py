@@ -6,8 +6,7 @@ Names are imported on first use, so reading a config (vaelab.runs.config) does n
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from vaelab.utils.lazy import lazy_exports
 
 _API = {"Run": "vaelab.runs.run", "load": "vaelab.runs.run", "as_run": "vaelab.runs.run",
         "TrainConfig": "vaelab.runs.config", "load_data": "vaelab.runs.data",
@@ -15,8 +14,4 @@ _API = {"Run": "vaelab.runs.run", "load": "vaelab.runs.run", "as_run": "vaelab.r
         "read_metrics": "vaelab.runs.files"}
 __all__ = list(_API)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _API:
-        return getattr(importlib.import_module(_API[name]), name)
-    raise AttributeError(f"module 'vaelab.runs' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _API)

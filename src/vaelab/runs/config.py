@@ -50,6 +50,9 @@ class TrainConfig:
     baseline: bool = option(True, "running-mean control variate of the score-function estimator",
                             flag="--no-baseline")
     beta: float = option(1.0, "KL weight (1 = the ELBO; other values train a beta-VAE)")
+    free_bits: float = option(0.0, "nats per stochastic layer below which the loss ignores that layer's KL "
+                                   "(Kingma et al. 2016; guards a top layer against collapse; 0: off; the "
+                                   "reported ELBO is always the true bound)")
     warmup_epochs: float = option(50.0, "linear KL warm-up from 0 to beta over this many epochs")
     patience: int | None = option(200, "early stopping after this many epochs without a better valid bound "
                                        "(the ELBO, or IWAE_k with --objective iwae); 0: off")
@@ -101,6 +104,10 @@ class TrainConfig:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
         if not self.beta >= 0:
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        if not self.free_bits >= 0:
+            raise ConfigError(f"free_bits must be >= 0, got {self.free_bits}")
+        if self.free_bits > 0 and (self.objective != "elbo" or self.estimator != "pathwise"):
+            raise ConfigError("--free-bits applies to the ELBO with the pathwise estimator")
         if not self.warmup_epochs >= 0:
             raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
         if self.train_subset is not None and self.train_subset < 1:

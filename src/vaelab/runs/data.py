@@ -14,3 +14,24 @@ def load_data(config: TrainConfig) -> Dataset:
     if config.train_subset is not None:
         data.limit_train(config.train_subset, seed=config.split_seed)
     return data
+
+
+def n_classes(data: Dataset) -> int | None:
+    """The number of labelled classes of a data set (None when it has no labels)."""
+    if data.train_labels is None:
+        return None
+    if data.class_names:
+        return len(data.class_names)
+    return int(data.train_labels.max()) + 1 if data.train_labels.numel() else None
+
+
+def condition_labels(model, data: Dataset, split: str):
+    """The labels of ``split`` when ``model`` is conditional (what it must be given with x), else None."""
+    if not getattr(model, "is_conditional", False):
+        return None
+    labels = data.labels(split)
+    if labels is None:
+        from vaelab.errors import DataError
+
+        raise DataError(f"{data.name}: the {split} split has no labels, which this conditional model needs")
+    return labels

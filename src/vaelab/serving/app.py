@@ -176,7 +176,7 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, *,
     limits = limits or Limits()
     service = ModelService(run, limits, data)
     shape = service.image_shape
-    models = request_models(service.latent_dim, shape, limits)
+    models = request_models(service.latent_dim, shape, limits, service.n_classes)
     DecodeRequest, EncodeRequest = models.decode, models.encode
     SampleRequest, ScoreRequest = models.sample, models.score
     request_classes = {"/api/decode": DecodeRequest, "/api/encode": EncodeRequest, "/api/sample": SampleRequest,
@@ -238,7 +238,7 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, *,
     @app.post("/api/decode", response_model=DecodeResponse, responses=ERRORS,
               summary="Decode latent vectors z (B, D) into images (the decoder mean E[x|z])")
     def decode(req: DecodeRequest, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
-        x, ms = service.decode(np.asarray(req.z, dtype=np.float64))
+        x, ms = service.decode(np.asarray(req.z, dtype=np.float64), getattr(req, "label", None))
         timed(response, ms)
         return {"images": images_out(x, req.format), "format": req.format, "shape": list(shape), "model_ms": ms}
 
@@ -246,7 +246,7 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, *,
               summary="Encode images: posterior mean mu and log sigma^2 (and mu on the latent map)")
     def encode(req: EncodeRequest, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
         x = model_input(req.images, req.resize, req.binarize)
-        mu, logvar, ms = service.encode(x)
+        mu, logvar, ms = service.encode(x, getattr(req, "label", None))
         timed(response, ms)
         coords = service.project(mu)
         return {"mu": mu.tolist(), "logvar": None if logvar is None else logvar.tolist(),
@@ -254,9 +254,9 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, *,
                 "inputs": imgs.to_base64_png(x) if req.return_inputs else None, "model_ms": ms}
 
     @app.post("/api/sample", response_model=SampleResponse, responses=ERRORS,
-              summary="Samples: z ~ N(0, temperature^2 I) decoded (seeded)")
+              summary="Samples: z ~ p(z) at a temperature, decoded (seeded)")
     def sample(req: SampleRequest, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
-        x, z, seed, ms = service.sample(req.n, req.seed, req.temperature, req.mean)
+        x, z, seed, ms = service.sample(req.n, req.seed, req.temperature, req.mean, getattr(req, "label", None))
         timed(response, ms)
         return {"images": images_out(x, req.format), "z": z.tolist(), "seed": seed, "temperature": req.temperature,
                 "format": req.format, "shape": list(shape), "model_ms": ms}
@@ -272,7 +272,7 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, *,
             raise imgs.ImageError(f"{len(req.images)} images x k = {req.k} is {work} importance samples, over the "
                                   f"limit of {limits.max_score_samples}: send fewer images or a smaller k")
         x = model_input(req.images, req.resize, req.binarize, need_binary=service.likelihood == "bernoulli")
-        s, ms = service.score(x, req.k, req.seed)
+        s, ms = service.score(x, req.k, req.seed, getattr(req, "label", None))
         timed(response, ms)
         finite = np.isfinite(s)
         return {"scores": [float(v) if f else None for v, f in zip(s, finite)],

@@ -53,8 +53,10 @@ def _list(item: Any, lo: int, hi: int) -> Any:
     return Annotated[list[item], Field(min_length=lo, max_length=hi)]
 
 
-def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: Limits) -> RequestModels:
-    """Request models for a model with ``latent_dim`` D and images ``image_shape`` (C, H, W)."""
+def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: Limits,
+                   n_classes: int = 0) -> RequestModels:
+    """Request models for a model with ``latent_dim`` D and images ``image_shape`` (C, H, W); a conditional
+    model (``n_classes`` > 0) takes a class ``label`` with each request."""
     c, h, w = image_shape
     d, batch, zmax = latent_dim, limits.max_batch, float(limits.max_abs_latent)
     vector = _list(_number(-zmax, zmax), d, d)
@@ -75,14 +77,22 @@ def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: L
     resize_doc = f"resize uploaded files of another size to {h}x{w} (bilinear, antialiased)"
     binarize_doc = "threshold pixels at 0.5 (a Bernoulli model's score needs pixels 0 or 1)"
     seed_doc = f"an integer from 0 to {MAX_SEED}"
+    label_type = Optional[_integer(0, max(n_classes - 1, 0))]  # type: ignore[valid-type]
+    label_doc = (f"the class y, 0 to {n_classes - 1}, of this conditional model (required for decode, encode and "
+                 "sample; a score without it is log p(x) = log mean_y p(x|y))")
 
-    class DecodeRequest(_Strict):
+    class _Labelled(_Strict):
+        label: label_type = Field(None, description=label_doc)  # type: ignore[valid-type]
+
+    Base = _Labelled if n_classes else _Strict  # only a conditional model's requests have a label
+
+    class DecodeRequest(Base):  # type: ignore[valid-type, misc]
         """Latent vectors to decode into images (the decoder mean E[x|z])."""
 
         z: z_field = Field(description=z_doc)  # type: ignore[valid-type]
         format: ImageFormat = Field("png", description=fmt_doc)
 
-    class EncodeRequest(_Strict):
+    class EncodeRequest(Base):  # type: ignore[valid-type, misc]
         """Images to encode: q(z|x) = N(mu, diag exp(logvar))."""
 
         images: images_field = Field(description=image_doc)  # type: ignore[valid-type]
@@ -90,8 +100,8 @@ def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: L
         binarize: StrictBool = Field(False, description=binarize_doc)
         return_inputs: StrictBool = Field(False, description="also return the images as the model saw them (PNG)")
 
-    class SampleRequest(_Strict):
-        """Samples of the model: z ~ N(0, temperature^2 I), decoded."""
+    class SampleRequest(Base):  # type: ignore[valid-type, misc]
+        """Samples of the model: z ~ p(z) (its spread scaled by the temperature), decoded."""
 
         n: _integer(1, batch) = Field(16, description=f"1 to {batch} samples")  # type: ignore[valid-type]
         seed: Optional[_integer(0, MAX_SEED)] = Field(  # type: ignore[valid-type]
@@ -101,7 +111,7 @@ def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: L
         mean: StrictBool = Field(True, description="the decoder mean E[x|z] (true) or a draw of p(x|z) (false)")
         format: ImageFormat = Field("png", description=fmt_doc)
 
-    class ScoreRequest(_Strict):
+    class ScoreRequest(Base):  # type: ignore[valid-type, misc]
         """Images to score with -log p(x), importance-sampled with k samples per image."""
 
         images: images_field = Field(description=image_doc)  # type: ignore[valid-type]
@@ -119,6 +129,7 @@ def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: L
         "mean": "mean is true or false", "k": f"k is an integer from 1 to {limits.max_k}",
         "resize": "resize is true or false", "binarize": "binarize is true or false",
         "return_inputs": "return_inputs is true or false", "index": "index is a point number of the latent map",
+        "label": f"label is {label_doc}" if n_classes else "label is only for a conditional model",
     }
     return RequestModels(DecodeRequest, EncodeRequest, SampleRequest, ScoreRequest, expected)
 
@@ -149,6 +160,8 @@ class InfoResponse(BaseModel):
     score_k: int
     device: str
     version: str
+    n_classes: int = Field(0, description="classes of a conditional model (0: not conditional)")
+    class_names: Optional[list[str]] = None
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
 

@@ -116,7 +116,7 @@ class ModelService:
     # ------------------------------------------------------------------------------- properties
     @property
     def latent_dim(self) -> int:
-        return int(self.run.model_config.latent_dim)
+        return int(self.model.latent_dim)
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -125,6 +125,24 @@ class ModelService:
     @property
     def likelihood(self) -> str:
         return self.run.model_config.likelihood
+
+    @property
+    def n_classes(self) -> int:
+        """Classes of a conditional model (0: not conditional)."""
+        return int(self.model.n_classes)
+
+    def _labels(self, label: int | None, n: int, required: bool = True) -> torch.Tensor | None:
+        """The class of a conditional model's request as (n,) labels; one clear refusal where it is missing
+        (or given to a model that takes none)."""
+        if not self.n_classes:
+            if label is not None:
+                raise NotSupported("label is only for a conditional model (--condition label); this one is not")
+            return None
+        if label is None:
+            if not required:
+                return None
+            raise NotSupported(f"this model is conditional: give the class label, 0 to {self.n_classes - 1}")
+        return torch.full((n,), int(label), dtype=torch.long, device=self.device)
 
     @property
     def is_vae(self) -> bool:
@@ -140,7 +158,9 @@ class ModelService:
                 "binary_input": self.likelihood == "bernoulli", "model_config": self.run.model_config.to_dict(),
                 "results": _finite(self.run.results) if self.run.results else None,
                 "epochs_trained": len(self.run.metrics), "limits": self.limits.to_dict(),
-                "score_k": self.limits.default_k, "device": str(self.device), "version": __version__}
+                "score_k": self.limits.default_k, "device": str(self.device), "version": __version__,
+                "n_classes": self.n_classes, "class_names": self.run.data_info.get("class_names") if self.n_classes
+                else None}
 
     # ------------------------------------------------------------------------------ model calls
     def _timed(self, op: str, fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -151,35 +171,47 @@ class ModelService:
         self.timings.record(op, ms)
         return out, ms
 
-    def decode(self, z: np.ndarray) -> tuple[torch.Tensor, float]:
-        """Decoder means (B, C, H, W) on the CPU for latents z (B, D), and the model time in ms."""
+    def decode(self, z: np.ndarray, label: int | None = None) -> tuple[torch.Tensor, float]:
+        """Decoder means (B, C, H, W) on the CPU for latents z (B, D) (of class ``label`` for a conditional
+        model), and the model time in ms."""
         zt = torch.as_tensor(np.asarray(z, dtype=np.float32), device=self.device)
-        return self._timed("decode", lambda: self.model.decode(zt).float().cpu())
+        y = self._labels(label, zt.shape[0])
+        return self._timed("decode", lambda: self.model.decode(zt, y).float().cpu())
 
-    def encode(self, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None, float]:
-        """Posterior means and log variances (B, D) of images x (B, C, H, W) (None for an autoencoder)."""
-        post, ms = self._timed("encode", lambda: self.model.encode(x.to(self.device)))
-        mu = post.mu.double().cpu().numpy()
-        logvar = post.logvar.double().cpu().numpy() if self.is_vae else None
-        return mu, logvar, ms
+    def encode(self, x: torch.Tensor, label: int | None = None) -> tuple[np.ndarray, np.ndarray | None, float]:
+        """Posterior means E_q[z|x] (B, D) of images x (B, C, H, W), and log variances where q is one diagonal
+        Gaussian (None for an autoencoder, a flow or two layers, whose spread is not one vector)."""
+        y = self._labels(label, x.shape[0])
+        gen = torch.Generator(device=self.device).manual_seed(0)
+
+        def run() -> tuple[torch.Tensor, torch.Tensor | None]:
+            q = self.model.encode(x.to(self.device), y)
+            mean = self.model.latent_mean(x.to(self.device), generator=gen, y=y)
+            logvar = getattr(q, "logvar", None) if type(q).__name__ == "DiagonalGaussian" else None
+            return mean, logvar
+
+        (mu, logvar), ms = self._timed("encode", run)
+        return mu.double().cpu().numpy(), None if logvar is None else logvar.double().cpu().numpy(), ms
 
     def sample(self, n: int, seed: int | None = None, temperature: float = 1.0,
-               mean: bool = True) -> tuple[torch.Tensor, np.ndarray, int, float]:
+               mean: bool = True, label: int | None = None) -> tuple[torch.Tensor, np.ndarray, int, float]:
         """``model.sample`` with a seeded generator: images (n, C, H, W), the z it drew (n, D), seed, ms."""
         seed = secrets.randbelow(2 ** 31) if seed is None else int(seed)
         gen = torch.Generator(device=self.device).manual_seed(seed)
 
+        y = self._labels(label, n)
+
         def draw() -> tuple[torch.Tensor, torch.Tensor]:
             z = self.model.sample_latents(n, temperature, gen)  # (n, D) from the prior
             if mean:
-                return self.model.decode(z).float().cpu(), z
-            x = self.model.decoder_distribution(z).sample().clamp(0, 1)
+                return self.model.decode(z, y).float().cpu(), z
+            x = self.model.decoder_distribution(z, y).sample().clamp(0, 1)
             return x.reshape(n, *self.image_shape).float().cpu(), z
 
         (images, z), ms = self._timed("sample", draw)
         return images, z.double().cpu().numpy(), seed, ms
 
-    def score(self, x: torch.Tensor, k: int, seed: int = 0) -> tuple[np.ndarray, float]:
+    def score(self, x: torch.Tensor, k: int, seed: int = 0, label: int | None = None) -> tuple[np.ndarray, float]:
         """-log p(x) (B,) in nats by importance sampling with k samples (``anomaly_scores``), and ms."""
         from vaelab.models.importance import log_likelihood
 
@@ -187,8 +219,10 @@ class ModelService:
             raise NotSupported("this run is an autoencoder (model 'ae'), which defines no density p(x): "
                                "scores need a VAE run")
 
+        y = self._labels(label, x.shape[0], required=False)  # no label: log p(x) = log mean_y p(x|y)
+
         def score() -> np.ndarray:
-            logp = log_likelihood(self.model, x.to(self.device), k=k, seed=seed, batch_size=min(100, x.shape[0]))
+            logp = log_likelihood(self.model, x.to(self.device), k=k, seed=seed, batch_size=min(100, x.shape[0]), y=y)
             return (-logp).double().cpu().numpy()
 
         return self._timed("score", score)
@@ -233,7 +267,8 @@ class ModelService:
             idx = pick(x.shape[0], self.limits.map_points, seed=0)
             x, labels = x[idx], (None if labels is None else labels[idx])
         with self._lock, torch.inference_mode():
-            mu = posterior_means(self.model, x).double().numpy()  # (N, D)
+            cond = None if not self.n_classes or labels is None else labels.to(self.device)
+            mu = posterior_means(self.model, x, y=cond).double().numpy()  # (N, D)
         lmap = latent_map_of(mu, None if labels is None else labels.numpy(), data.class_names)
         mean, forward, inverse = plane_maps(mu, lmap.coords, lmap.method)
         colours = ([_hex(c) for c in colour_table(lmap)] if lmap.labels is not None

@@ -26,7 +26,7 @@ from vaelab.models.batched import evaluate
 from vaelab.models.importance import log_likelihood
 from vaelab.runs.checkpoint import BEST, LAST, load_weights
 from vaelab.runs.config import TrainConfig
-from vaelab.runs.data import load_data
+from vaelab.runs.data import condition_labels, load_data, n_classes
 from vaelab.runs.files import RESULTS, read_config, read_metrics, write_config, write_metrics
 from vaelab.runs.run import Run
 from vaelab.training.checkpoints import Checkpoints, init_weights_path
@@ -85,10 +85,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on each step's activation buffers (docs/benchmarks.md)
     data = load_data(config)
-    model_config = config.model.resolved(data.image_shape, data.kind)
-    model = build_model(model_config).to(device)
-    if config.init_from is not None and not resuming:  # warm start (a resumed run has its own weights)
-        load_weights(init_weights_path(config.init_from), model)
+    model_config, model = _build_model(config, data, resuming, device)
     optimizer = make_optimizer(model, config.lr)
     average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     objective = make_objective(config)
@@ -97,7 +94,9 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
     n_train = train_x.shape[0]
     kl_weight = KLSchedule(config.beta, config.warmup_epochs, math.ceil(n_train / config.batch_size))
     data_gen = torch.Generator().manual_seed(config.seed)  # epoch permutations (CPU, cheap)
-    sanity_check(model, train_x[: min(8, n_train)], config.seed)
+    train_y, valid_y = (_labels(model, data, split, device) for split in ("train", "valid"))  # (N,) for a CVAE
+    sanity_check(model, train_x[:8], config.seed, None if train_y is None else train_y[:8])
+    objective.check(model, train_x[:8], None if train_y is None else train_y[:8])  # estimator fits the model
     if config.compile is None:  # recorded in config.json, so a resumed run keeps the choice
         config.compile = compile_pays(config.epochs * n_train, device)
 
@@ -117,10 +116,10 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
     time_limit = TimeLimit(config.max_minutes)
     for epoch in range(start_epoch + 1, config.epochs + 1):
         t0 = time.perf_counter()
-        train_metrics, step = _train_epoch(step_module, model, optimizer, average, data, train_x, data_gen, config,
-                                           kl_weight, epoch, step, ctx, device, log, run_dir)
+        train_metrics, step = _train_epoch(step_module, model, optimizer, average, data, train_x, train_y, data_gen,
+                                           config, kl_weight, epoch, step, ctx, device, log, run_dir)
         train_seconds = time.perf_counter() - t0
-        valid = _validate(model, average, valid_x, config, ctx)
+        valid = _validate(model, average, valid_x, valid_y, config, ctx)
         improved = stopping.update(selection_score(valid))
         lr = decay_learning_rate(optimizer, config.lr_decay)
         record = {"epoch": epoch, "step": step, **train_metrics,
@@ -147,8 +146,26 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
                    stopped_early=stopped_early, time_limited=time_limited)
 
 
+def _build_model(config: TrainConfig, data: Any, resuming: bool, device: torch.device) -> tuple[Any, Any]:
+    """The resolved model config and the model on ``device``: fresh (with its data-dependent initialisation,
+    e.g. a VampPrior's pseudo-inputs from training images, on its own generator) or warm-started."""
+    model_config = config.model.resolved(data.image_shape, data.kind, n_classes(data), data.name)
+    model = build_model(model_config).to(device)
+    if config.init_from is not None and not resuming:  # warm start (a resumed run has its own weights)
+        load_weights(init_weights_path(config.init_from), model)
+    elif not resuming:
+        model.initialise_from_data(data.train, torch.Generator().manual_seed(config.seed))
+    return model_config, model
+
+
+def _labels(model: torch.nn.Module, data: Any, split: str, device: torch.device) -> torch.Tensor | None:
+    labels = condition_labels(model, data, split)  # what a conditional model is given with x, else None
+    return None if labels is None else labels.to(device)
+
+
 def _train_epoch(step_module: torch.nn.Module, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 average: WeightAverage | None, data: Any, train_x: Any, data_gen: torch.Generator,
+                 average: WeightAverage | None, data: Any, train_x: Any, train_y: torch.Tensor | None,
+                 data_gen: torch.Generator,
                  config: TrainConfig, kl_weight: KLSchedule, epoch: int, step: int, ctx: distributed.Distributed,
                  device: torch.device, log: TrainingLog, run_dir: Path) -> tuple[dict[str, float], int]:
     """One pass over the training split: the mean per-example train metrics, and the step count after it."""
@@ -159,7 +176,7 @@ def _train_epoch(step_module: torch.nn.Module, model: torch.nn.Module, optimizer
     sums: torch.Tensor | None = None  # running sums of the per-example metrics, on the device
     names: list[str] = []
     bar = log.bar(kl_weight.steps_per_epoch, f"epoch {epoch}/{config.epochs}")
-    for i, (b, x) in enumerate(batches(train_x, perm, config.batch_size, ctx, device)):
+    for i, (b, x, y) in enumerate(batches(train_x, perm, config.batch_size, ctx, device, train_y)):
         # b: size of the global batch; x (b / ranks, C, H, W): this rank's slice of it
         if data.dynamic_binarization:  # a fresh binarization each time an image is seen
             u = torch.rand((b, *data.image_shape), device=device)
@@ -168,7 +185,7 @@ def _train_epoch(step_module: torch.nn.Module, model: torch.nn.Module, optimizer
         if eps is not None:  # each rank uses its slice
             eps = ctx.shard(eps, dim=1)
         # each rank's loss is a mean over its slice; rescale so the ranks' average is the global mean
-        out = step_module(x, kl_weight(step), eps, x.shape[0] * ctx.world_size / b)
+        out = step_module(x, kl_weight(step), eps, x.shape[0] * ctx.world_size / b, y)
         optimizer.zero_grad(set_to_none=True)
         out["loss"].backward()
         optimizer.step()
@@ -196,20 +213,20 @@ def _check_finite(loss: torch.Tensor, ctx: distributed.Distributed, epoch: int, 
             f"checkpoint is in {run_dir} (try a lower --lr, or a Gaussian likelihood's variance floor)")
 
 
-def _validate(model: torch.nn.Module, average: WeightAverage | None, valid_x: torch.Tensor, config: TrainConfig,
-              ctx: distributed.Distributed) -> dict[str, Any]:
+def _validate(model: torch.nn.Module, average: WeightAverage | None, valid_x: torch.Tensor,
+              valid_y: torch.Tensor | None, config: TrainConfig, ctx: distributed.Distributed) -> dict[str, Any]:
     """Validation ELBO terms (with the averaged weights, and the raw weights' ELBO beside them); with the
     IWAE objective also the valid IWAE_k bound (same k, fixed seed), which selects the best model then (an
     IWAE-trained model's ELBO may fall while its bound rises)."""
     def bounds() -> dict[str, Any]:
-        valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
+        valid = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx, y=valid_y)
         if config.objective == "iwae" and model.has_density:
-            valid["iwae"] = float(log_likelihood(model, valid_x, k=int(config.k), seed=config.seed).mean())
+            valid["iwae"] = float(log_likelihood(model, valid_x, k=int(config.k), seed=config.seed, y=valid_y).mean())
         return valid
 
     if average is None:
         return bounds()
-    raw = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx)
+    raw = evaluate(model, valid_x, batch_size=config.eval_batch_size, seed=config.seed, dist=ctx, y=valid_y)
     with average.applied():
         valid = bounds()
     return {**valid, **{f"{k}_raw_weights": v for k, v in raw.items() if k in ("elbo", "reconstruction")}}
@@ -238,8 +255,9 @@ def _finish(run_dir: Path, config: TrainConfig, model_config: Any, model: torch.
     """The best model on the test split: results.json, the result line, and the Run."""
     ctx.barrier()  # rank 0 has written model.safetensors
     load_weights(run_dir / BEST, model)
+    test_y = condition_labels(model, data, "test")
     test = evaluate(model, data.test.to(model_device(model)), batch_size=config.eval_batch_size, seed=config.seed,
-                    dist=ctx)
+                    dist=ctx, y=None if test_y is None else test_y.to(model_device(model)))
     results = {"split": "test", **test, "best_epoch": max(r["epoch"] for r in records if r["best"]),
                "epochs_run": len(records), **flags}
     if ctx.is_main:

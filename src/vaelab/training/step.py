@@ -17,7 +17,7 @@ from vaelab.utils import distributed
 def make_objective(config: TrainConfig) -> Objective:
     """The loss the training loop minimises (ELBO or IWAE_k, with the chosen gradient estimator)."""
     return Objective(config.objective, config.estimator, samples=config.noise_samples,
-                     use_baseline=config.baseline)
+                     use_baseline=config.baseline, free_bits=config.free_bits)
 
 
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
@@ -29,19 +29,23 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
 
 
 def batches(train_x: torch.Tensor | StreamingSplit, perm: torch.Tensor, batch_size: int,
-            ctx: distributed.Distributed, device: torch.device) -> Iterator[tuple[int, torch.Tensor]]:
-    """(global batch size, this rank's examples) for each batch of the epoch's permutation ``perm``.
+            ctx: distributed.Distributed, device: torch.device, train_y: torch.Tensor | None = None
+            ) -> Iterator[tuple[int, torch.Tensor, torch.Tensor | None]]:
+    """(global batch size, this rank's examples, their labels or None) for each batch of the epoch's
+    permutation ``perm``; ``train_y`` (N,) on the device, for a conditional model.
 
     In memory, a batch is an index slice of the one data tensor; a data set streamed from disk is read
     ahead by DataLoader workers (same batches, same order)."""
     index_batches = [perm[i:i + batch_size] for i in range(0, perm.shape[0], batch_size)]
+    labels = (lambda idx: None) if train_y is None else (lambda idx: train_y[idx.to(train_y.device)])
     if isinstance(train_x, StreamingSplit):
         shards = [ctx.shard(idx.cpu()) for idx in index_batches]
-        for idx, x in zip(index_batches, streaming.batches(train_x, shards)):
-            yield idx.shape[0], x.to(device, non_blocking=True)
+        for idx, shard, x in zip(index_batches, shards, streaming.batches(train_x, shards)):
+            yield idx.shape[0], x.to(device, non_blocking=True), labels(shard)
     else:
         for idx in index_batches:
-            yield idx.shape[0], train_x[ctx.shard(idx)]
+            shard = ctx.shard(idx)
+            yield idx.shape[0], train_x[shard], labels(shard)
 
 
 class TrainStep(torch.nn.Module):
@@ -54,9 +58,10 @@ class TrainStep(torch.nn.Module):
         self.autocast = precision == "bf16"
         self.device_type = device.type
 
-    def forward(self, x: torch.Tensor, beta: float, eps: torch.Tensor | None, scale: float) -> dict[str, Any]:
+    def forward(self, x: torch.Tensor, beta: float, eps: torch.Tensor | None, scale: float,
+                y: torch.Tensor | None = None) -> dict[str, Any]:
         with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
-            out = self.objective(self.model, x, beta=beta, eps=eps)
+            out = self.objective(self.model, x, beta=beta, eps=eps, y=y)
         metrics = out.metrics()
         sums = torch.stack([v.detach().double().sum() for v in metrics.values()])  # (M,)
         return {"loss": out.loss * scale, "sums": sums, "names": list(metrics)}
@@ -72,11 +77,11 @@ def wrap_step(step: TrainStep, ctx: distributed.Distributed, device: torch.devic
     return torch.compile(module) if compile else module
 
 
-def sanity_check(model: torch.nn.Module, x: torch.Tensor, seed: int) -> None:
+def sanity_check(model: torch.nn.Module, x: torch.Tensor, seed: int, y: torch.Tensor | None = None) -> None:
     """One forward pass before training (pythae): a model that outputs NaN on real data fails at once."""
     gen = torch.Generator(device=x.device).manual_seed(seed)
     with torch.no_grad():
-        out = model(x, samples=1, generator=gen)
+        out = model(x, samples=1, generator=gen, y=y)
     if not torch.isfinite(out.loss):
         raise TrainingDiverged(f"the untrained model gives a non-finite loss ({float(out.loss)}) on the first "
                                "examples: check the data for NaN/inf values and the likelihood choice")

@@ -25,3 +25,30 @@ def plot_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
     ax.legend()
     fig.tight_layout()
     return save_bytes(figure_png(fig), path)
+
+
+def plot_snr(rows: list[dict[str, Any]], slopes: dict[str, dict[str, float]], path: str | Path) -> Path:
+    """Log-log plot of the median gradient SNR against k, one line per estimator and parameter group, with the
+    1/sqrt(N) floor of N draws; written atomically as PNG."""
+    fig = new_figure(7.5, 4.5)
+    ax = fig.add_subplot(1, 1, 1)
+    styles = {"encoder": "-", "decoder": "--"}
+    for i, est in enumerate(dict.fromkeys(r["estimator"] for r in rows)):
+        for group, style in styles.items():
+            pts = sorted((r["k"], r["snr_median"]) for r in rows if r["estimator"] == est and r["group"] == group)
+            if not pts:
+                continue
+            slope = slopes.get(est, {}).get(group, float("nan"))
+            ax.plot([k for k, _ in pts], [s for _, s in pts], style, marker="o", color=f"C{i}",
+                    label=f"{est}, {group} (slope {slope:+.2f})")
+    floor = rows[0]["snr_floor"]
+    ax.axhline(floor, color="0.5", ls=":", label=f"1/sqrt(N), N = {rows[0]['draws']} draws")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("k (importance samples)")
+    ax.set_ylabel("median SNR |E g| / std(g) over parameters")
+    ax.set_title("IWAE gradient signal-to-noise against k")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return save_bytes(figure_png(fig), path)

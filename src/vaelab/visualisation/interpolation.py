@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from vaelab.errors import ConfigError, DataError
+from vaelab.runs.data import condition_labels
 from vaelab.runs.run import Run
 from vaelab.visualisation.canvas import gif_bytes, png_bytes, save_bytes, with_title
 from vaelab.visualisation.common import as_run, model_device, posterior_means, require_density
@@ -53,13 +54,17 @@ class Interpolation:
 
 @torch.no_grad()
 def interpolate(model: torch.nn.Module, x0: torch.Tensor, x1: torch.Tensor, steps: int = 10,
-                spherical: bool = False) -> Interpolation:
-    """Decode ``steps`` points between the posterior means of images x0 and x1 (each (C, H, W))."""
+                spherical: bool = False, labels: tuple[int, int] | None = None) -> Interpolation:
+    """Decode ``steps`` points between the posterior means of images x0 and x1 (each (C, H, W)). A conditional
+    model encodes each end with its own label (``labels``) and decodes the path in the first one's class."""
     if steps < 2:
         raise ConfigError(f"steps must be >= 2 (the two ends), got {steps}")
-    mu = posterior_means(model, torch.stack([x0, x1]))  # (2, D)
+    if model.is_conditional and labels is None:
+        raise ConfigError("interpolation in a conditional model needs the two ends' labels: use test-split indices")
+    y = None if labels is None else torch.tensor(labels)
+    mu = posterior_means(model, torch.stack([x0, x1]), y=y)  # (2, D)
     z = (slerp if spherical else lerp)(mu[0], mu[1], steps)  # (steps, D)
-    images = model.decode(z.to(model_device(model))).cpu()  # (steps, C, H, W)
+    images = model.decode(z.to(model_device(model)), None if y is None else int(y[0])).cpu()  # (steps, C, H, W)
     return Interpolation(z=z, images=images, method="spherical" if spherical else "linear")
 
 
@@ -113,15 +118,19 @@ def save_interpolation(run: Run | str | Path, start: int | str, end: int | str, 
     run = as_run(run)
     require_density(run, "interpolation")
     start, end = str(start), str(end)
-    test = None
+    test = labels = None
     if start.lstrip("-").isdigit() or end.lstrip("-").isdigit():
         from vaelab.visualisation.common import run_dataset
 
-        test = run_dataset(run).test
+        data = run_dataset(run)
+        test, labels = data.test, condition_labels(run.model, data, "test")
     shape, lik = run.model_config.image_shape, run.model_config.likelihood
     x0, name0 = resolve_endpoint(start, test, shape, lik)
     x1, name1 = resolve_endpoint(end, test, shape, lik)
-    path = interpolate(run.model, x0, x1, steps, spherical)
+    ends = None
+    if labels is not None and start.lstrip("-").isdigit() and end.lstrip("-").isdigit():
+        ends = (int(labels[int(start)]), int(labels[int(end)]))
+    path = interpolate(run.model, x0, x1, steps, spherical, ends)
     out_dir = Path(out_dir) if out_dir is not None else Path(run.run_dir)
     stem = stem or f"interpolation-{Path(start).stem}-{Path(end).stem}{'-slerp' if spherical else ''}"
     strip = strip_figure(x0, x1, path, interpolation_title(path, name0, name1))

@@ -20,8 +20,9 @@ __all__ = ["LatentMap", "class_colours", "class_name", "colour_table", "point_co
 
 def latent_map(model: torch.nn.Module, x: torch.Tensor, labels: torch.Tensor | None = None,
                class_names: list[str] | None = None, method: str = "auto", seed: int = 0) -> LatentMap:
-    """The 2-D map of the posterior means of x (N, C, H, W), with labels (N,) if there are any."""
-    mu = posterior_means(model, x).double().numpy()  # (N, D)
+    """The 2-D map of the posterior means of x (N, C, H, W), with labels (N,) if there are any (a conditional
+    model encodes each example with its label)."""
+    mu = posterior_means(model, x, y=labels if model.is_conditional else None).double().numpy()  # (N, D)
     return latent_map_of(mu, None if labels is None else labels.cpu().numpy(), class_names, method, seed)
 
 

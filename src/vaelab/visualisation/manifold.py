@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from vaelab.errors import ConfigError
+from vaelab.runs.data import condition_labels
 from vaelab.runs.run import Run
 from vaelab.visualisation.canvas import save_png, with_title
 from vaelab.visualisation.common import (as_run, default_path, model_device, pick, posterior_means, require_density,
@@ -33,9 +34,9 @@ def grid_coordinates(n: int) -> torch.Tensor:
     return torch.special.ndtri(grid_quantiles(n))
 
 
-def latent_activity(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+def latent_activity(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """Per latent dimension, the variance over x (N, C, H, W) of the posterior mean E[z_d|x]: (D,)."""
-    mu = posterior_means(model, x)  # (N, D)
+    mu = posterior_means(model, x, y=y)  # (N, D)
     return mu.double().var(dim=0, unbiased=x.shape[0] > 1)
 
 
@@ -79,27 +80,36 @@ def manifold_title(n: int, latent_dim: int, dims: tuple[int, ...], activity: tor
 
 @torch.no_grad()
 def manifold_figure(model: torch.nn.Module, grid: int = 20, x: torch.Tensor | None = None,
-                    dims: tuple[int, ...] | None = None) -> Image.Image:
-    """The titled image of ``grid`` x ``grid`` decoded grid points; ``x`` (N, C, H, W) picks the most active
-    dimensions when D > 2 (or pass ``dims``)."""
+                    dims: tuple[int, ...] | None = None, y: torch.Tensor | None = None,
+                    label: int | None = None) -> Image.Image:
+    """The titled image of ``grid`` x ``grid`` decoded grid points; ``x`` (N, C, H, W) (with labels y for a
+    conditional model) picks the most active dimensions when D > 2 (or pass ``dims``). A conditional model
+    decodes the grid in class ``label`` (default 0)."""
+    if len(model.latent_layers) > 1:
+        raise ConfigError("the latent manifold is a grid over one layer's N(0, 1) quantiles; a model with two "
+                          "stochastic layers has a conditional prior p(z1|z2), so use vaelab sample instead")
     d = model.latent_dim
-    activity = latent_activity(model, x) if (d > 2 and x is not None) else None
+    activity = latent_activity(model, x, y) if (d > 2 and x is not None) else None
     dims = tuple(dims) if dims is not None else choose_dims(d, activity)
     if len(dims) != min(d, 2) or len(set(dims)) != len(dims) or not all(0 <= i < d for i in dims):
         raise ConfigError(f"manifold dimensions {dims} must be {min(d, 2)} distinct indices in 0..{d - 1}")
     z = manifold_latents(grid, d, dims)  # (grid*grid, D)
-    images = model.decode(z.to(model_device(model))).cpu()  # (grid*grid, C, H, W)
-    return with_title(image_grid(images, nrow=grid, padding=1, min_cell=28), manifold_title(grid, d, dims, activity))
+    label = (0 if label is None else int(label)) if model.is_conditional else None
+    images = model.decode(z.to(model_device(model)), label).cpu()  # (grid*grid, C, H, W)
+    title = manifold_title(grid, d, dims, activity) + ("" if label is None else f"; class {label}")
+    return with_title(image_grid(images, nrow=grid, padding=1, min_cell=28), title)
 
 
 def save_manifold(run: Run | str | Path, out: str | Path | None = None, grid: int = 20,
-                  dims: tuple[int, int] | None = None, limit: int = 2000) -> Path:
+                  dims: tuple[int, int] | None = None, limit: int = 2000, label: int | None = None) -> Path:
     """Write the manifold of a run (default RUN/manifold.png); for D > 2 the activity is measured on ``limit``
     seeded random test examples."""
     run = as_run(run)
     require_density(run, "the latent manifold")
-    x = None
-    if run.model.latent_dim > 2 and dims is None:
-        test = run_dataset(run).test
-        x = test[pick(test.shape[0], limit)]
-    return save_png(manifold_figure(run.model, grid, x, dims), default_path(run, "manifold.png", out))
+    x = y = None
+    if run.model.latent_dim > 2 and dims is None and len(run.model.latent_layers) == 1:
+        data = run_dataset(run)
+        idx = pick(data.test.shape[0], limit)
+        x, y = data.test[idx], condition_labels(run.model, data, "test")
+        y = None if y is None else y[idx]
+    return save_png(manifold_figure(run.model, grid, x, dims, y, label), default_path(run, "manifold.png", out))

@@ -15,6 +15,7 @@ import torch
 
 import vaelab
 from vaelab.runs.files import CONFIG, METRICS, RESULTS
+from vaelab.runs.data import condition_labels
 from vaelab.runs.run import Run
 from vaelab.utils.atomic import write_text_atomic
 from vaelab.visualisation.canvas import figure_png, gif_bytes, png_bytes
@@ -129,6 +130,7 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
     is_vae = model.has_density
     data = run_dataset(run)
     test, labels = data.test, data.test_labels
+    cond = condition_labels(model, data, "test")  # the labels a conditional model is given, else None
     name = data.name
     parts: list[str] = []
     parts.append(f"<h1>vaelab report: {html.escape(Path(run.run_dir).name)}</h1>"
@@ -155,13 +157,14 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
     if is_vae:
         img = samples_figure(model, n_samples, 1.0, True, seed)
         parts.append(_section("Prior samples", figure(png_bytes(img), "image/png",
-                                                      f"{n_samples} decoder means E[x|z] of z ~ N(0, I)", "samples",
+                                                      f"{n_samples} decoder means E[x|z] of z ~ p(z)", "samples",
                                                       pixels=True)))
 
     # --- reconstructions -------------------------------------------------------------------------
     idx = pick(test.shape[0], n_recon, seed)
     img = reconstructions_figure(model, test[idx], 8, f"{idx.numel()} test examples (rows 1, 3, ...) above their "
-                                                      "reconstructions E[x|z = mu(x)] (rows 2, 4, ...)")
+                                                      "reconstructions E[x|z = mu(x)] (rows 2, 4, ...)",
+                                 None if cond is None else cond[idx])
     parts.append(_section("Reconstructions", figure(png_bytes(img), "image/png",
                                                     "test examples above their reconstructions", "reconstructions",
                                                     pixels=True)))
@@ -171,7 +174,8 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
         order = pick(test.shape[0], test.shape[0], seed + 1)
         i = int(order[0])
         j = next((int(k) for k in order[1:] if labels is None or labels[k] != labels[i]), int(order[1]))
-        path = interpolate(model, test[i], test[j], steps)
+        path = interpolate(model, test[i], test[j], steps,
+                           labels=None if cond is None else (int(cond[i]), int(cond[j])))
         strip = strip_figure(test[i], test[j], path, interpolation_title(path, f"test #{i}", f"test #{j}"))
         body = figure(png_bytes(strip), "image/png", "linear interpolation between two test examples",
                       "interpolation strip", pixels=True)
@@ -182,8 +186,9 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
     # --- manifold ---------------------------------------------------------------------------------
     sub_idx = pick(test.shape[0], latent_limit, seed)  # the examples of the activity and the latent map
     sub = test[sub_idx]
-    if is_vae:
-        img = manifold_figure(model, grid, sub if mc.latent_dim > 2 else None)
+    sub_y = None if cond is None else cond[sub_idx]
+    if is_vae and len(model.latent_layers) == 1:
+        img = manifold_figure(model, grid, sub if mc.latent_dim > 2 else None, y=sub_y)
         parts.append(_section("Latent manifold", figure(
             png_bytes(img), "image/png", "decoded inverse-CDF grid (Kingma & Welling Fig. 4)", "manifold",
             pixels=True)))
@@ -193,7 +198,7 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
     parts.append(_section("Latent map", figure(figure_png(latent_map_figure(lmap, seed=seed)), "image/png",
                                                "posterior means of test examples", "latent map")))
     if is_vae and mc.latent_dim > 1:
-        act = latent_activity(model, sub)
+        act = latent_activity(model, sub, sub_y)
         active = int((act > 0.01).sum())
         parts[-1] = parts[-1].replace("</section>", f"<p>Active units (variance of E[z_d|x] over {sub.shape[0]} test "
                                       f"examples &gt; 0.01): {active} of {mc.latent_dim}.</p></section>")

@@ -8,11 +8,15 @@ const SLIDER_RANGE = 4;  // sliders span [-4, 4]: the prior N(0, 1) has almost a
 
 const S = {
   info: null, map: null, z: [], pinned: null, selected: null, ends: { a: null, b: null }, pick: null,
-  samples: [], upload: null, interpZ: null, hover: null, rtts: [], view: null, base: null,
+  samples: [], upload: null, interpZ: null, hover: null, rtts: [], view: null, base: null, label: null,
 };
+const LABELLED = ["api/decode", "api/encode", "api/sample"];  // what a conditional model needs the class for
 
 // ------------------------------------------------------------------------------------------ API
 async function api(path, body) {
+  if (body !== undefined && S.label !== null && LABELLED.includes(path) && !("label" in body)) {
+    body = Object.assign({ label: S.label }, body);  // a conditional model: the class picked
+  }
   const opts = body === undefined ? {} : {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   };
@@ -431,6 +435,18 @@ async function init() {
   document.documentElement.style.setProperty("--aspect", `${W} / ${H}`);
   buildSliders();
   bindMap();
+  if (I.n_classes) {  // a conditional model: p(x|z, y) for the class picked here
+    const pick = $("class-picker");
+    (I.class_names || [...Array(I.n_classes).keys()].map(String)).forEach((name, i) => {
+      const opt = document.createElement("option");
+      opt.value = String(i);
+      opt.textContent = name;
+      pick.appendChild(opt);
+    });
+    S.label = 0;
+    $("class-box").hidden = false;
+    pick.addEventListener("change", () => { S.label = parseInt(pick.value, 10); decodeMain(S.z.slice()); });
+  }
   $("zero").addEventListener("click", () => setZ(new Array(I.latent_dim).fill(0), "all 0", true));
   $("sample-btn").addEventListener("click", onSample);
   $("temperature").addEventListener("input", (ev) => { $("temperature-val").textContent = parseFloat(ev.target.value).toFixed(2); });
