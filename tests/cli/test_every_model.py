@@ -136,3 +136,41 @@ def test_bf16_autocast_trains_every_model(name, tmp_path):
     run = train(TrainConfig.from_dict({**BASE, **extra, "epochs": 1, "precision": "bf16", "out": str(tmp_path / "b")}),
                 quiet=True)
     assert math.isfinite(run.results["elbo"]) and run.results["elbo"] > -200
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if n != "cvae"])
+def test_every_unconditional_model_trains_on_frey_face(name, tmp_path, shared_data):
+    """Frey Face: 28x20 grayscale (a Gaussian likelihood), no labels."""
+    extra = {k: v for k, v in MODELS[name].items() if k != "free_bits"}
+    run = train(TrainConfig.from_dict({**BASE, **extra, "dataset": "frey-face", "data_dir": str(shared_data),
+                                       "epochs": 1, "out": str(tmp_path / "f")}), quiet=True)
+    assert run.model_config.likelihood == "gaussian" and run.model.image_shape == (1, 28, 20)
+    assert math.isfinite(run.results["elbo"])
+    with torch.no_grad():
+        assert run.model.sample(3).shape == (3, 1, 28, 20)
+
+
+def test_conditional_model_on_a_labelled_array_and_an_image_folder(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    images = rng.random((60, 12, 10)).astype(np.float32)
+    labels = np.arange(60) % 3
+    np.save(tmp_path / "x.npy", images)
+    np.save(tmp_path / "y.npy", labels)
+    run = train(TrainConfig.from_dict({**BASE, "dataset": str(tmp_path / "x.npy"), "labels": str(tmp_path / "y.npy"),
+                                       "condition": "label", "epochs": 1, "out": str(tmp_path / "a")}), quiet=True)
+    assert run.model.n_classes == 3 and math.isfinite(run.results["elbo"])
+    folder = tmp_path / "folder"
+    for c in ("cat", "dog"):
+        (folder / c).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray((rng.random((9, 7)) * 255).astype(np.uint8)).save(folder / c / f"{i}.png")
+    run = train(TrainConfig.from_dict({**BASE, "dataset": str(folder), "condition": "label", "epochs": 1,
+                                       "out": str(tmp_path / "b")}), quiet=True)
+    assert run.model.n_classes == 2
+    assert main(["sample", str(run.run_dir), "--label", "1", "-n", "2", "--out", str(tmp_path / "s.png")]) == 0
+    code = main(["train", "--dataset", str(tmp_path / "x.npy"), "--condition", "label", "--epochs", "1",
+                 "--out", str(tmp_path / "c")])
+    assert code == 2 and "has none" in capsys.readouterr().err  # an array without --labels
