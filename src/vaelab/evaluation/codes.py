@@ -116,7 +116,7 @@ def encode_specs(run: Any, specs: Sequence[str], *, sample: bool = False, sample
     for spec in specs:  # load and check every input before encoding any
         inputs = load(spec)
         x = fit_inputs(inputs, run.model_config.image_shape, run.model_config.likelihood, resize=resize,
-                       binarize=binarize)
+                       binarize=binarize, table=run.model_config.gaussian_mean == "identity")
         if run.model.is_conditional and inputs.labels is None:
             raise DataError(f"{spec}: this conditional model needs each input's label (expected NAME:SPLIT of a "
                             "labelled data set)")
@@ -284,10 +284,10 @@ def decode_run_codes(run: Any, codes_path: str | Path, out_dir: str | Path, *, k
         labels = np.full(z.shape[0], label, dtype=np.int64)
     with ProgressBar(z.shape[0], f"decoding {codes_path}", unit="code", quiet=quiet) as bar:
         x = decode_codes(run.model, z, labels, batch_size=batch_size, progress=bar.update)
-    scaling = run.data_info.get("table")
-    if scaling is not None:  # a run on a table: rows in the table's own units
-        from vaelab.data.tables import TableScaling, write_table
+    from vaelab.data.tables import table_scaling, write_table
 
-        rows = TableScaling.from_dict(scaling).unstandardise(x.reshape(x.shape[0], -1).numpy())
-        return [write_table(Path(out_dir) / "decoded.csv", rows, scaling["columns"])]
+    scaling = table_scaling(run.data_info)
+    if scaling is not None:  # a run on a table: rows in the table's own units
+        rows = scaling.unstandardise(x.reshape(x.shape[0], -1).numpy())
+        return [write_table(Path(out_dir) / "decoded.csv", rows, scaling.columns)]
     return save_decoded_images(x, out_dir)

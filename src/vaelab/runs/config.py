@@ -37,6 +37,9 @@ class TrainConfig:
     image_size: tuple[int, int] | None = option(None, "resize an image folder to HxW")
     split_seed: int = option(0, "seed of the train/valid/test split where a data set has none", cli=False)
     train_subset: int | None = option(None, "train on a seeded random subset of N examples")
+    columns: str | None = option(None, "a .csv/.parquet table's numeric feature columns, comma-separated "
+                                       "(default: every column but --label-column)")
+    label_column: str | None = option(None, "a table's label column (class labels; not a feature)")
     # model
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"nested": True})
     # optimisation
