@@ -36,6 +36,7 @@ from vaelab.training.policies import (EarlyStopping, KLSchedule, TimeLimit, chec
                                       decay_learning_rate, selection_score)
 from vaelab.training.step import (TrainStep, batches, make_objective, make_optimizer, rng_state, sanity_check,
                                   set_rng_state, wrap_step)
+from vaelab.training.tensorboard import epoch_logger
 from vaelab.utils import distributed
 from vaelab.utils.allocator import keep_freed_memory
 from vaelab.utils.atomic import write_json_atomic
@@ -110,6 +111,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
         write_metrics(run_dir, records)
     log = TrainingLog(quiet or not ctx.is_main, silent=not ctx.is_main)
     log.line(_header(config, model_config, model, data, n_train, device, ctx, run_dir))
+    board = epoch_logger(config, run_dir, start_epoch, ctx.is_main)  # TensorBoard, or nothing
     step_module = wrap_step(TrainStep(model, objective, config.precision, device), ctx, device, config.compile)
 
     stopped_early = time_limited = False
@@ -133,6 +135,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
                                           "bad_epochs": stopping.bad_epochs, "objective": objective.state(),
                                           "config": config.to_dict()})
         log.line(epoch_line(record, config.epochs))
+        board.epoch(record, model, valid_x)
         if stopping.should_stop:
             log.line(f"early stopping: no better valid objective for {stopping.bad_epochs} epochs")
             stopped_early = True
@@ -142,7 +145,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
                      f"continue with --resume {run_dir} --epochs N")
             time_limited = True
             break
-    return _finish(run_dir, config, model_config, model, data, records, data_info, ctx, log,
+    return _finish(run_dir, config, model_config, model, data, records, data_info, ctx, log, board,
                    stopped_early=stopped_early, time_limited=time_limited)
 
 
@@ -251,7 +254,7 @@ def _resume(checkpoints: Checkpoints, run_dir: Path, resuming: bool, data_gen: t
 
 def _finish(run_dir: Path, config: TrainConfig, model_config: Any, model: torch.nn.Module, data: Any,
             records: list[dict[str, Any]], data_info: dict[str, Any], ctx: distributed.Distributed,
-            log: TrainingLog, **flags: bool) -> Run:
+            log: TrainingLog, board: Any, **flags: bool) -> Run:
     """The best model on the test split: results.json, the result line, and the Run."""
     ctx.barrier()  # rank 0 has written model.safetensors
     load_weights(run_dir / BEST, model)
@@ -263,6 +266,7 @@ def _finish(run_dir: Path, config: TrainConfig, model_config: Any, model: torch.
     if ctx.is_main:
         write_json_atomic(run_dir / RESULTS, results)
     log.line(results_line(results))
+    board.close(results)
     model.eval()
     return Run(run_dir=run_dir, config=config, model_config=model_config, model=model, metrics=records,
                results=results, data_info=data_info)
