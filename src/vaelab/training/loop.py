@@ -48,8 +48,9 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
     """Train (or, with ``resume``, continue) a run; returns the Run with the best weights loaded.
 
     With ``resume`` the run directory's config.json is used; ``config`` may then override only
-    ``epochs``, ``patience`` and ``max_minutes`` (e.g. to train longer). Under torchrun (WORLD_SIZE > 1)
-    it trains with DistributedDataParallel; ``batch_size`` is the global batch and only rank 0 writes.
+    ``epochs``, ``patience`` and ``max_minutes`` (e.g. to train longer), and turn ``tensorboard`` on. Under
+    torchrun (WORLD_SIZE > 1) it trains with DistributedDataParallel; ``batch_size`` is the global batch and
+    only rank 0 writes.
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
@@ -57,6 +58,7 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
         run_dir = Path(resume)
         saved, _, _ = read_config(run_dir)
         saved.epochs, saved.patience, saved.max_minutes = config.epochs, config.patience, config.max_minutes
+        saved.tensorboard = saved.tensorboard or config.tensorboard
         saved.out = str(run_dir)  # where the run is now (a copied or moved run directory resumes in place)
         config = saved
     else:
