@@ -31,6 +31,8 @@ def test_split():
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv", ".parquet"])
 def test_encoded_codes_equal_model_encode(run, test_split, tmp_path, suffix, capsys):
+    if suffix in (".csv", ".parquet"):
+        pytest.importorskip("pandas", reason="the tables extra: pip install -e '.[tables]'")
     out = tmp_path / f"codes{suffix}"
     assert main(["encode", str(run.run_dir), "digits:test", "--out", str(out), "--sample", "--quiet",
                  "--batch-size", "100"]) == 0
@@ -87,3 +89,14 @@ def test_bad_codes_give_one_line(run, tmp_path, capsys):
     assert err.count("\n") == 0 and "7 dimensions" in err and "3" in err
     assert main(["encode", str(run.run_dir), "digits:test", "--out", str(tmp_path / "c.txt"), "--quiet"]) == 2
     assert "expected one of .npy" in capsys.readouterr().err
+
+
+def test_autoencoder_codes_are_points_without_variance(tmp_path, capsys):
+    ae = _train(tmp_path / "ae", model="ae")
+    out = tmp_path / "codes.npz"
+    assert main(["encode", str(ae.run_dir), "digits:test", "--out", str(out), "--quiet"]) == 0
+    x = load_dataset("digits").test
+    with np.load(out) as f:
+        assert "logvar" not in f.files and "autoencoder" in str(f["posterior"])
+        with torch.no_grad():
+            np.testing.assert_allclose(f["mean"], ae.model.encode(x).mean.numpy(), rtol=1e-5, atol=1e-6)

@@ -7,7 +7,6 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
@@ -16,6 +15,8 @@ from vaelab.cli.main import main
 from vaelab.data import load_dataset
 from vaelab.data.tables import TableScaling, table_scaling
 from vaelab.errors import ConfigError, DataError
+
+pd = pytest.importorskip("pandas", reason="the tables extra: pip install -e '.[tables]'")
 
 
 def _table(n: int = 60, seed: int = 0) -> pd.DataFrame:

@@ -8,12 +8,12 @@ import json
 import sys
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import vaelab
 from vaelab.errors import ConfigError
 
-pytest.importorskip("tensorboard")
+pytest.importorskip("tensorboard", reason="the tensorboard extra: pip install -e '.[tensorboard]'")
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 
 def _config(out, epochs, **overrides):
