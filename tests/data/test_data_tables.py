@@ -109,3 +109,13 @@ def test_wrong_columns_and_conv_are_refused(table_run, tmp_path, capsys):
         vaelab.train(vaelab.TrainConfig.from_dict(dict(dataset=str(folder / "t.csv"), epochs=1, device="cpu",
                                                        model={"likelihood": "continuous-bernoulli"},
                                                        out=str(tmp_path / "r2"))), quiet=True)
+
+
+def test_eval_reports_log_px_in_both_units(table_run, capsys):
+    run, _ = table_run
+    assert main(["eval", str(run.run_dir), "-k", "10", "--quiet"]) == 0
+    ev = json.loads((run.run_dir / "eval_test.json").read_text())
+    scaling = table_scaling(json.loads((run.run_dir / "config.json").read_text())["data"])
+    assert ev["units"] == "standardised columns" and ev["log_scale"] == pytest.approx(scaling.log_scale)
+    assert ev["log_likelihood_raw_units"] == pytest.approx(ev["log_likelihood"] - scaling.log_scale)
+    assert "raw units" in capsys.readouterr().out
