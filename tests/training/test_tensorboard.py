@@ -44,8 +44,8 @@ def test_scalars_images_and_hparams_are_written(tmp_path):
     assert [e.step for e in elbo] == [1, 2, 3]
     assert [e.value for e in elbo] == pytest.approx([m["valid_elbo"] for m in metrics], rel=1e-6)
     assert [e.value for e in acc.Scalars("schedule/beta")] == pytest.approx([m["beta"] for m in metrics])
-    # IWAE_k is a tighter bound than the ELBO on the same examples (k = 50, up to 500 valid images)
-    assert all(i.value > e.value - 1.0 for i, e in zip(acc.Scalars("valid/iwae_k50"), elbo))
+    # IWAE_50 is a tighter bound than the ELBO of the same (averaged) weights on the same 270 valid images
+    assert all(e.value < i.value < e.value + 5.0 for i, e in zip(acc.Scalars("valid/iwae_k50"), elbo))
     assert [e.step for e in acc.Images("samples")] == [2, 3]
     assert {e.step for e in acc.Images("reconstructions")} == {2, 3}
     hp = _events(run.run_dir / "tensorboard" / "hparams")

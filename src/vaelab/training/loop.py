@@ -137,7 +137,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
                                           "bad_epochs": stopping.bad_epochs, "objective": objective.state(),
                                           "config": config.to_dict()})
         log.line(epoch_line(record, config.epochs))
-        board.epoch(record, model, valid_x)
+        board.epoch(record, model, valid_x, average)
         if stopping.should_stop:
             log.line(f"early stopping: no better valid objective for {stopping.bad_epochs} epochs")
             stopped_early = True

@@ -20,6 +20,7 @@ The ``tensorboard`` package is an optional extra: a missing one is one line nami
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ SCHEDULE = {"lr": "schedule/lr", "beta": "schedule/beta", "seconds": "time/secon
 class NullLogger:
     """The logger when TensorBoard is off: every call does nothing."""
 
-    def epoch(self, record: dict[str, Any], model: torch.nn.Module, valid_x: torch.Tensor) -> None:
+    def epoch(self, record: dict[str, Any], model: torch.nn.Module, valid_x: torch.Tensor,
+              average: Any = None) -> None:
         pass
 
     def close(self, results: dict[str, Any] | None = None) -> None:
@@ -80,13 +82,16 @@ class TensorBoardLogger:
         self.run_dir, self.config, self.images_every = Path(run_dir), config, max(1, int(images_every))
         self.writer = summary_writer(self.run_dir / FOLDER, purge_step=start_epoch + 1 if start_epoch else None)
 
-    def epoch(self, record: dict[str, Any], model: torch.nn.Module, valid_x: torch.Tensor) -> None:
+    def epoch(self, record: dict[str, Any], model: torch.nn.Module, valid_x: torch.Tensor,
+              average: Any = None) -> None:
+        """Log one finished epoch; the IWAE bound and the images use the weights validation used (the averaged
+        ones when ``average``, a WeightAverage, is given)."""
         step = int(record["epoch"])
         for tag, value in scalar_tags(record).items():
             self.writer.add_scalar(tag, value, step)
         was_training = model.training
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), (average.applied() if average is not None else nullcontext()):
             if model.has_density:
                 self.writer.add_scalar(f"valid/iwae_k{IWAE_K}", self._iwae(model, valid_x), step)
             if (step % self.images_every == 0 or step == self.config.epochs) and valid_x.shape[2] > 1:
@@ -95,7 +100,7 @@ class TensorBoardLogger:
         self.writer.flush()
 
     def _iwae(self, model: torch.nn.Module, valid_x: torch.Tensor) -> float:
-        """IWAE_k on the first validation examples (the raw weights, a fixed seed): a tighter bound's curve."""
+        """IWAE_k on the first validation examples (a fixed seed): a tighter bound's curve beside the ELBO's."""
         from vaelab.models.importance import log_likelihood
 
         if model.is_conditional:  # needs labels the logger does not hold
