@@ -105,10 +105,12 @@ def render(doc: dict) -> str:
         "own training rows.",
         f"- VAE: MLP 30-{'-'.join(map(str, doc['model']['hidden']))}, latent {doc['model']['latent_dim']}, tanh, "
         "Gaussian likelihood (learned per-column variance, unbounded mean) on the standardised columns, batch "
-        f"{doc['model']['batch_size']}, Adam {doc['model']['lr']}, KL warm-up {doc['model']['warmup_epochs']:g} epochs, "
-        f"weight averaging, early stopping after {doc['model']['patience']} epochs, at most {doc['epochs']} epochs "
+        f"{doc['model']['batch_size']}, Adam {doc['model']['lr']}, KL warm-up {doc['model']['warmup_epochs']:g} "
+        f"epochs, weight averaging, early stopping after {doc['model']['patience']} epochs, at most {doc['epochs']} "
+        "epochs "
         f"(ran {min(r['epochs_run'] for r in rows)}-{max(r['epochs_run'] for r in rows)}).",
-        f"- seeds: {', '.join(str(r['seed']) for r in rows)} (the benign split, the VAE's weights and noise, the forest)",
+        f"- seeds: {', '.join(str(r['seed']) for r in rows)} (the benign split, the VAE's weights and noise, the "
+        "forest)",
         "",
         "| method | ROC-AUC, mean ± sd over seeds | per seed |",
         "|---|---|---|",

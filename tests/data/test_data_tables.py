@@ -84,7 +84,8 @@ def test_new_rows_get_the_runs_scaling_and_scores_in_both_units(table_run, tmp_p
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda f: f.assign(b=f["b"].astype(object).where(f.index != 3, "twelve")), "column 'b', row 4: non-numeric value 'twelve'"),
+    (lambda f: f.assign(b=f["b"].astype(object).where(f.index != 3, "twelve")),
+     "column 'b', row 4: non-numeric value 'twelve'"),
     (lambda f: f.assign(a=f["a"].where(f.index != 6)), "column 'a', row 7: missing value"),
     (lambda f: f.assign(c=7.0), "column 'c' is constant"),
 ])

@@ -44,7 +44,8 @@ def test_table_rows_are_the_runs_numbers(runs, capsys):
     # the same 100 test images: a paired t-test on the per-image log p(x)
     assert len(notes) == 1
     la, lb = np.load(a.run_dir / "eval_test_log_px.npy"), np.load(b.run_dir / "eval_test_log_px.npy")
-    assert la.shape == (100,) and la.mean() == pytest.approx(-json.loads((a.run_dir / "eval_test.json").read_text())["nll"])
+    nll_a = json.loads((a.run_dir / "eval_test.json").read_text())["nll"]
+    assert la.shape == (100,) and la.mean() == pytest.approx(-nll_a)
     assert notes[0].mean_difference == pytest.approx(float((la - lb).mean()))
     assert notes[0].p_value == pytest.approx(stats.ttest_rel(la, lb).pvalue)
 

@@ -62,8 +62,9 @@ class PairedNote:
     def text(self) -> str:
         better, worse = (self.a, self.b) if self.mean_difference >= 0 else (self.b, self.a)
         verdict = "significant at 5%" if self.p_value < 0.05 else "not significant at 5%"
-        return (f"{better} vs {worse}: log p(x) higher by {abs(self.mean_difference):.3f} ± {self.stderr:.3f} nats per "
-                f"image on the same {self.n} test images (paired t = {abs(self.t):.2f}, p = {self.p_value:.3g}, "
+        return (f"{better} vs {worse}: log p(x) higher by {abs(self.mean_difference):.3f} ± {self.stderr:.3f} "
+                f"nats per image on the same {self.n} test images (paired t = {abs(self.t):.2f}, "
+                f"p = {self.p_value:.3g}, "
                 f"{verdict})")
 
 
