@@ -248,7 +248,8 @@ def _load_user(path: Path, labels: str | Path | None, image_size: tuple[int, int
         if image_size is not None:
             x = _resize(x, image_size)
     else:
-        raise data_error(path, f"unsupported file type {path.suffix or '(none)'!r}", "a .npy or .npz file, or a folder of PNG/JPEG images")
+        raise data_error(path, f"unsupported file type {path.suffix or '(none)'!r}",
+                         "a .npy or .npz file, or a folder of PNG/JPEG images, or a .csv/.parquet table")
     sizes = fraction_split_sizes(x.shape[0], what=str(path))
     tr, va, te = seeded_split(x.shape[0], sizes, split_seed)
     source = {
