@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common import DEFAULT_DATA, REPO, command_line, machine
+from common import DEFAULT_DATA, REPO, command_line, machine, marked
 from mnist_t10k import write_t10k_npz
 
 import vaelab
@@ -73,7 +73,8 @@ def main() -> None:
     args = p.parse_args()
     runs, docs = Path(args.runs), Path(args.docs)
     if args.render_only:
-        write_text_atomic(docs / "anomaly.md", render(json.loads((docs / "benchmarks" / "anomaly.json").read_text())))
+        text = render(json.loads((docs / "benchmarks" / "anomaly.json").read_text()))
+        write_text_atomic(docs / "anomaly.md", keep_tables_section(docs / "anomaly.md", text))
         print(f"wrote {docs / 'anomaly.md'}")
         return
     h = args.holdout
@@ -139,8 +140,14 @@ def main() -> None:
            "epochs": args.epochs, "frey_epochs": args.frey_epochs, "model": MODEL, "seconds": total,
            "n_holdout": n_holdout, "results": results}
     write_json_atomic(docs / "benchmarks" / "anomaly.json", doc)
-    write_text_atomic(docs / "anomaly.md", render(doc))
+    write_text_atomic(docs / "anomaly.md", keep_tables_section(docs / "anomaly.md", render(doc)))
     print(f"wrote {docs / 'anomaly.md'} ({total:.0f} s in all)")
+
+
+def keep_tables_section(path: Path, text: str) -> str:
+    """``text`` with the tabular section that benchmarks/anomaly_tables.py wrote into ``path`` kept."""
+    old = marked(path.read_text(), "tables") if path.is_file() else None
+    return text if old is None else text.rstrip("\n") + "\n\n" + old
 
 
 def render(doc: dict) -> str:

@@ -47,3 +47,21 @@ def write_section(path: Path, title: str, lines: list[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(text))
     print(f"wrote {path}")
+
+
+def replace_marked(text: str, name: str, body: str) -> str:
+    """``text`` with the block between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` replaced by ``body``
+    (appended at the end when absent): several scripts write their own part of one docs page."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    block = f"{begin}\n{body.rstrip()}\n{end}\n"
+    if begin in text and end in text:
+        return text[: text.index(begin)] + block + text[text.index(end) + len(end):].lstrip("\n")
+    return text.rstrip("\n") + "\n\n" + block
+
+
+def marked(text: str, name: str) -> str | None:
+    """The block ``replace_marked`` wrote (with its markers), or None."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if begin in text and end in text:
+        return text[text.index(begin): text.index(end) + len(end)] + "\n"
+    return None

@@ -108,9 +108,9 @@ def test_unknown_name(raises_one_line):
 
 
 def test_unsupported_user_file(tmp_path, raises_one_line):
-    (tmp_path / "data.csv").write_text("0,1\n")
-    with raises_one_line(DataError, "data.csv", "expected a .npy or .npz file, or a folder"):
-        load_dataset(str(tmp_path / "data.csv"))
+    (tmp_path / "data.txt").write_text("0,1\n")  # (.csv is a table: vaelab.data.tables)
+    with raises_one_line(DataError, "data.txt", "expected a .npy or .npz file, or a folder"):
+        load_dataset(str(tmp_path / "data.txt"))
 
 
 def test_named_set_missing_files(tmp_path, raises_one_line):

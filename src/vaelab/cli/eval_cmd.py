@@ -38,6 +38,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def table_units(run, result: dict) -> str | None:
+    """For a run on a table: the units of its numbers, added to ``result`` (log p(x) in raw units too)."""
+    from vaelab.data.tables import table_scaling
+
+    scaling = table_scaling(run.data_info)
+    if scaling is None:
+        return None
+    result["units"] = "standardised columns"
+    result["log_scale"] = scaling.log_scale  # sum_j log sigma_j
+    if "log_likelihood" in result:
+        result["log_likelihood_raw_units"] = result["log_likelihood"] - scaling.log_scale
+    raw = result.get("log_likelihood_raw_units")
+    return (f"a table: these are nats of the standardised rows; in the table's raw units log p(x) = the above - "
+            f"sum_j log sigma_j (= {scaling.log_scale:.4f})" + (f": {raw:.2f} nats" if raw is not None else ""))
+
+
 def run(args: argparse.Namespace) -> int:
     from vaelab.evaluation.run_eval import evaluate_run, format_table, save_eval
     from vaelab.runs import load, load_data, resolve_device
@@ -57,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_run(run.model, x, split=args.split, k=args.k, batch_size=args.batch_size,
                               max_memory=args.max_memory, seed=args.seed, progress=bar.update, y=y)
     result["run_dir"] = str(Path(args.run_dir))
+    note = table_units(run, result)
     path = save_eval(Path(args.run_dir), result)
     print(format_table(result))
+    if note:
+        print(note)
     print(f"wrote {path}")
     return 0

@@ -48,7 +48,7 @@ def print_paths(paths: Iterable[Path | str], what: str = "wrote") -> None:
         print(f"{what} {path}")
 
 
-def progress_bar(quiet: bool):
+def progress_bar(quiet: bool, what: str = "scoring", unit: str = "img"):
     """A ``progress(spec, done, total)`` callback drawing one bar per input on stderr (None when quiet)."""
     if quiet:
         return None
@@ -59,7 +59,7 @@ def progress_bar(quiet: bool):
     def progress(spec: str, done: int, total: int) -> None:
         bar = bars.get(spec)
         if bar is None:
-            bar = bars[spec] = ProgressBar(total, f"scoring {spec}", unit="img")
+            bar = bars[spec] = ProgressBar(total, f"{what} {spec}", unit=unit)
         bar.update(done)
         if done >= total:
             bar.close()

@@ -12,6 +12,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_run(p)
     p.add_argument("--grid", type=positive_int, default=20, help="manifold points per side (default 20)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compare", nargs="+", metavar="OTHER", default=(),
+                   help="other run directories: adds a comparison section (vaelab compare's table and curves)")
     p.add_argument("--out", help="HTML path (default RUN/report.html)")
     p.set_defaults(func=run)
 
@@ -19,5 +21,5 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from vaelab.visualisation.report import save_report
 
-    print_paths([save_report(args.run, args.out, seed=args.seed, grid=args.grid)])
+    print_paths([save_report(args.run, args.out, seed=args.seed, grid=args.grid, compare=args.compare)])
     return 0

@@ -30,6 +30,12 @@ def run(args: argparse.Namespace) -> int:
                        data_dir=args.data_dir)
     rows = sum(len(s.names) for s in sets)
     print(f"anomaly score = -log p(x), nats, k = {args.k} importance samples (higher = less likely)")
+    from vaelab.data.tables import table_scaling
+
+    scaling = table_scaling(run_.data_info)
+    if scaling is not None:
+        print(f"a table: scores are of the standardised rows; in the table's raw units -log p(x) is the score plus "
+              f"sum_j log sigma_j = {scaling.log_scale:.4f} (the same ranking)")
     if rows <= MAX_ROWS:
         width = max(len(n) for s in sets for n in s.names)
         print(f"{'image':<{width}}  {'score':>12}")

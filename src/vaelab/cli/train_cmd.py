@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
         saved, _, _ = read_config(Path(args.resume))
         config = TrainConfig(epochs=saved.epochs if args.epochs is None else args.epochs,
                              patience=saved.patience if args.patience is None else args.patience,
-                             max_minutes=saved.max_minutes if args.max_minutes is None else args.max_minutes)
+                             max_minutes=saved.max_minutes if args.max_minutes is None else args.max_minutes,
+                             tensorboard=bool(args.tensorboard))
         train(config, resume=args.resume, quiet=args.quiet)
     else:
         train(config_from_args(args), quiet=args.quiet)

@@ -7,7 +7,7 @@ from typing import Literal
 
 import torch
 
-ValueKind = Literal["binary", "continuous"]
+ValueKind = Literal["binary", "continuous", "real"]
 
 
 @dataclass
@@ -17,7 +17,8 @@ class Dataset:
     like one and is read in batches.
 
     ``kind`` says what the pixel values are: ``binary`` (only 0 and 1) or ``continuous`` (grayscale
-    intensities). With ``dynamic_binarization`` the train split holds grayscale probabilities and the
+    intensities) or ``real`` (a standardised table, vaelab.data.tables: any real value). With
+    ``dynamic_binarization`` the train split holds grayscale probabilities and the
     training loop draws a fresh Bernoulli sample of each batch (IWAE paper); valid and test were
     binarized once with a fixed seed, so evaluation numbers are stable.
     """

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -72,13 +72,23 @@ def _split_spec(spec: str) -> tuple[str, str, str | None] | None:
 
 
 def load_inputs(spec: str, *, data_dir: str | Path | None = None,
-                datasets: Mapping[str, Callable[[], Dataset]] | None = None) -> Inputs:
+                datasets: Mapping[str, Callable[[], Dataset]] | None = None, table: Any = None) -> Inputs:
     """The images of one INPUT spec (see the module docstring).
 
     ``datasets`` maps data set names to loaders that take precedence over ``load_dataset(name, data_dir)``
-    (a run passes its own data set, loaded with its binarization and split seed).
+    (a run passes its own data set, loaded with its binarization and split seed). ``table`` is the
+    TableScaling of a run trained on a table: a .csv/.parquet INPUT is then rows of that table's columns,
+    standardised with the run's scaling (vaelab.data.tables).
     """
     path = Path(spec).expanduser()
+    if path.exists() and path.suffix.lower() in (".csv", ".parquet"):
+        if table is None:
+            raise DataError(f"{spec}: a table is an input of a run trained on a table (this run takes images: "
+                            f"expected {SPEC_HELP})")
+        from vaelab.data.tables import load_table_rows
+
+        x, labels = load_table_rows(path, table)
+        return Inputs(spec, x, [f"{path.name}[{i}]" for i in range(x.shape[0])], labels)
     if path.exists():
         if path.is_dir():
             x, labels, _ = load_image_folder(path)
@@ -121,10 +131,11 @@ def _lookup(datasets: Mapping[str, Callable[[], Dataset]], name: str) -> Callabl
     """The loader registered for ``name``, comparing file paths by their resolved location."""
     if name in datasets:
         return datasets[name]
-    if "/" in name or name.endswith((".npy", ".npz")):
+    files = (".npy", ".npz", ".csv", ".parquet")
+    if "/" in name or name.endswith(files):
         target = Path(name).expanduser().resolve()
         for key, loader in datasets.items():
-            if ("/" in key or key.endswith((".npy", ".npz"))) and Path(key).expanduser().resolve() == target:
+            if ("/" in key or key.endswith(files)) and Path(key).expanduser().resolve() == target:
                 return loader
     return None
 
@@ -135,12 +146,20 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def fit_inputs(inputs: Inputs, image_shape: tuple[int, int, int], likelihood: str, *, resize: bool = False,
-               binarize: str | None = None) -> torch.Tensor:
+               binarize: str | None = None, table: bool = False) -> torch.Tensor:
     """``inputs.x`` checked (and, when asked, resized or thresholded) to fit a model of ``image_shape``
-    (C, H, W) and ``likelihood``; a DataError says what was expected otherwise."""
+    (C, H, W) and ``likelihood``; a DataError says what was expected otherwise. ``table``: the model was
+    trained on a standardised table (rows (N, 1, 1, F), any real values)."""
     x = inputs.x
     c, h, w = image_shape
     what = inputs.spec
+    if table:
+        if x.dim() != 4 or tuple(x.shape[1:]) != tuple(image_shape):
+            raise DataError(f"{what}: examples of shape {tuple(x.shape[1:])}, but the run was trained on a table of "
+                            f"{w} columns (expected a .csv/.parquet table with the run's columns, or NAME:SPLIT)")
+        if not bool(torch.isfinite(x).all()):
+            raise DataError(f"{what}: NaN or infinite values (expected finite numbers)")
+        return x.contiguous()
     if x.dim() != 4 or x.shape[0] == 0:
         raise DataError(f"{what}: no images of shape (N, C, H, W) (expected {_shape_text(image_shape)} images)")
     if x.shape[1] != c:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ _ALIASES = {
 DIGIT_NAMES = [str(i) for i in range(10)]
 FASHION_NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 USER_SUFFIXES = (".npy", ".npz")
+TABLE_SUFFIXES = (".csv", ".parquet")  # tables: vaelab.data.tables
 
 
 def available_datasets() -> list[str]:
@@ -247,7 +248,8 @@ def _load_user(path: Path, labels: str | Path | None, image_size: tuple[int, int
         if image_size is not None:
             x = _resize(x, image_size)
     else:
-        raise data_error(path, f"unsupported file type {path.suffix or '(none)'!r}", "a .npy or .npz file, or a folder of PNG/JPEG images")
+        raise data_error(path, f"unsupported file type {path.suffix or '(none)'!r}",
+                         "a .npy or .npz file, or a folder of PNG/JPEG images, or a .csv/.parquet table")
     sizes = fraction_split_sizes(x.shape[0], what=str(path))
     tr, va, te = seeded_split(x.shape[0], sizes, split_seed)
     source = {
@@ -261,7 +263,19 @@ def _load_user(path: Path, labels: str | Path | None, image_size: tuple[int, int
 
 
 def _looks_like_path(name: str) -> bool:
-    return "/" in name or os.sep in name or name.lower().endswith(USER_SUFFIXES) or name.startswith((".", "~"))
+    return ("/" in name or os.sep in name or name.lower().endswith(USER_SUFFIXES + TABLE_SUFFIXES)
+            or name.startswith((".", "~")))
+
+
+def _load_table(name: str, mode: str, labels: Any, image_size: Any, split_seed: int, columns: Any,
+                label_column: str | None) -> Dataset:
+    from vaelab.data.tables import load_table
+
+    for given, what in ((mode != "none", "--binarize"), (labels is not None, "--labels (use --label-column)"),
+                        (image_size is not None, "--image-size")):
+        if given:
+            raise ConfigError(f"{name} is a table: {what} applies to images (expected none)")
+    return load_table(Path(name).expanduser(), columns=columns, label_column=label_column, split_seed=split_seed)
 
 
 # ------------------------------------------------------------------------------------- entry point
@@ -274,6 +288,8 @@ def load_dataset(
     image_size: tuple[int, int] | None = None,
     split_seed: int = 0,
     download: bool = True,
+    columns: str | list[str] | None = None,
+    label_column: str | None = None,
 ) -> Dataset:
     """Load built-in data set ``name`` (see ``DATASETS``) or the user's .npy/.npz file or image folder at ``name``.
 
@@ -281,9 +297,16 @@ def load_dataset(
     for per-batch sampling; valid/test binarized once with seed 0). ``labels`` (a labels file) and
     ``image_size`` (H, W resize) apply to the user's data; ``split_seed`` seeds the splits of frey-face,
     digits and user data. A built-in name wins over a same-named folder: write ./mnist for the folder.
+    A .csv/.parquet ``name`` is a table (vaelab.data.tables): ``columns`` (comma-separated or a list; default
+    all but the label column) and ``label_column`` pick its columns; its rows are standardised per column.
     """
     name = str(name)
     mode = check_binarize(binarize)
+    if name.lower().endswith(TABLE_SUFFIXES):
+        return _load_table(name, mode, labels, image_size, split_seed, columns, label_column)
+    if columns is not None or label_column is not None:
+        raise ConfigError(f"--columns and --label-column pick a table's columns (expected a .csv or .parquet data "
+                          f"set, got {name!r})")
     canonical = None if _looks_like_path(name) else _canonical(name)
     if image_size is not None:
         image_size = tuple(int(s) for s in image_size)  # type: ignore[assignment]

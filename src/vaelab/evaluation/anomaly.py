@@ -172,9 +172,12 @@ def run_inputs_loader(run: Any, data_dir: str | Path | None = None) -> Callable[
     from vaelab.data.inputs import load_inputs
     from vaelab.runs.data import load_data
 
+    from vaelab.data.tables import table_scaling
+
     own = lru_cache(maxsize=1)(lambda: load_data(run.config))
     root = data_dir if data_dir is not None else run.config.data_dir
-    return lambda spec: load_inputs(spec, data_dir=root, datasets={run.config.dataset: own})
+    table = table_scaling(run.data_info)  # a run on a table: new rows get the run's scaling
+    return lambda spec: load_inputs(spec, data_dir=root, datasets={run.config.dataset: own}, table=table)
 
 
 def prepare_specs(run: Any, specs: Sequence[str], *, resize: bool = False, binarize: str | None = None,
@@ -193,7 +196,7 @@ def prepare_specs(run: Any, specs: Sequence[str], *, resize: bool = False, binar
         if limit is not None and limit < len(inputs):
             inputs = inputs.subset(torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))[:limit])
         x = fit_inputs(inputs, run.model_config.image_shape, run.model_config.likelihood, resize=resize,
-                       binarize=binarize)
+                       binarize=binarize, table=run.model_config.gaussian_mean == "identity")
         prepared.append((spec, inputs.names, x))
     return prepared
 

@@ -26,6 +26,19 @@ def eval_path(run_dir: Path, split: str) -> Path:
     return Path(run_dir) / f"eval_{split}.json"
 
 
+def per_example_path(run_dir: Path, split: str) -> Path:
+    """RUN/eval_<split>_log_px.npy: each example's importance-sampled log p(x) (N,), for paired comparisons
+    of two runs on the same images (vaelab compare)."""
+    return Path(run_dir) / f"eval_{split}_log_px.npy"
+
+
+def images_fingerprint(x: torch.Tensor) -> str:
+    """A short SHA-256 of the evaluated examples' values: two evaluations with the same one saw the same images."""
+    import hashlib
+
+    return hashlib.sha256(x.detach().float().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
 def evaluate_run(model, x: torch.Tensor, *, split: str = "test", k: int = 5000, batch_size: int = 100,
                  max_memory: int = DEFAULT_MAX_MEMORY, seed: int = 0,
                  progress: Callable[[int], None] | None = None, y: torch.Tensor | None = None) -> dict[str, Any]:
@@ -34,7 +47,7 @@ def evaluate_run(model, x: torch.Tensor, *, split: str = "test", k: int = 5000, 
     labels y (N,): its figures are conditional (log p(x|y), the ELBO of log p(x|y))."""
     t0 = time.perf_counter()
     n = x.shape[0]
-    result: dict[str, Any] = {"split": split, "n": n}
+    result: dict[str, Any] = {"split": split, "n": n, "images_sha256": images_fingerprint(x)}
     elbo = evaluate(model, x, batch_size=batch_size, seed=seed, y=y)
     if not model.has_density:
         result.update(model="ae", reconstruction=elbo["reconstruction"],
@@ -49,7 +62,8 @@ def evaluate_run(model, x: torch.Tensor, *, split: str = "test", k: int = 5000, 
                         y=y)
     result.update(k=k, log_likelihood=float(ll.mean()),
                   log_likelihood_stderr=float(ll.std() / math.sqrt(n)) if n > 1 else float("nan"),
-                  nll=-float(ll.mean()), is_seconds=time.perf_counter() - t1)
+                  nll=-float(ll.mean()), is_seconds=time.perf_counter() - t1,
+                  log_px_per_example=ll.double().cpu().numpy())  # saved beside the JSON by save_eval
     result["seconds"] = time.perf_counter() - t0
     return result
 
@@ -80,6 +94,16 @@ def format_table(r: dict[str, Any]) -> str:
 
 
 def save_eval(run_dir: Path, result: dict[str, Any]) -> Path:
+    """RUN/eval_<split>.json, and each example's log p(x) in RUN/eval_<split>_log_px.npy (atomically)."""
+    import numpy as np
+
+    from vaelab.utils.atomic import atomic_path
+
+    result = dict(result)
+    per_example = result.pop("log_px_per_example", None)
+    if per_example is not None:
+        with atomic_path(per_example_path(run_dir, result["split"])) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(per_example, dtype=np.float64))
     path = eval_path(run_dir, result["split"])
     write_json_atomic(path, result)
     return path

@@ -65,7 +65,7 @@ def build_model(config: ModelConfig) -> LatentVariableModel:
     if config.condition == "label" and not config.n_classes:
         raise ConfigError("a conditional model needs n_classes (resolve the config with the data's labels)")
     likelihood = LikelihoodHead(config.likelihood, config.data_dim, config.gaussian_variance,
-                                config.min_log_variance)
+                                config.min_log_variance, identity_mean=config.gaussian_mean == "identity")
     latent_total = sum(config.layer_sizes)
     if config.kind == "ae":
         posterior, prior = PointPosterior(config.latent_dim), None

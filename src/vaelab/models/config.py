@@ -20,6 +20,7 @@ LOGVAR_BOUNDS = (-6.0, 2.0)  # hardtanh clamp of log-variances in gated models (
 ACTIVATIONS = ("tanh", "relu")
 LIKELIHOODS = ("bernoulli", "gaussian", "continuous-bernoulli")
 GAUSSIAN_VARIANCES = ("pixel", "network")
+GAUSSIAN_MEANS = ("sigmoid", "identity")
 
 # config.json keys renamed since format 1 (vaelab 0.1): old name -> field name
 RENAMED = {"model": "kind"}
@@ -69,6 +70,9 @@ class ModelConfig:
     condition: str = option("none", "label: a conditional VAE p(x|z, y) q(z|x, y) on the data set's class labels",
                             choices=CONDITIONS)
     n_classes: int | None = option(None, "classes of a conditional model; set from the data", cli=False)
+    gaussian_mean: str = option("sigmoid", "a Gaussian decoder's mean: sigmoid (pixels in [0, 1]) or identity "
+                                           "(a standardised table); set from the data", choices=GAUSSIAN_MEANS,
+                                cli=False)
 
     def __post_init__(self) -> None:
         if self.image_shape is not None:
@@ -85,6 +89,7 @@ class ModelConfig:
         if self.likelihood is not None:
             _choice("likelihood", self.likelihood, LIKELIHOODS)
         _choice("gaussian_variance", self.gaussian_variance, GAUSSIAN_VARIANCES)
+        _choice("gaussian_mean", self.gaussian_mean, GAUSSIAN_MEANS)
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise ConfigError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape}")
         if self.latent_dim < 1:
@@ -126,8 +131,13 @@ class ModelConfig:
         if self.condition == "label" and not n_classes:
             raise ConfigError(f"--condition label needs class labels, and {data_name} has none (labelled sets: "
                               "digits, mnist, fashion-mnist, image folders with class subfolders, arrays with --labels)")
+        real = data_kind == "real"  # a standardised table: values on the whole real line
+        if real and self.arch != "mlp":
+            raise ConfigError(f"{data_name} is a table (a vector of {image_shape[-1]} columns, not an image): "
+                              "use --arch mlp")
         return replace(self, image_shape=tuple(image_shape), likelihood=likelihood,
-                       n_classes=int(n_classes) if self.condition == "label" else None)
+                       n_classes=int(n_classes) if self.condition == "label" else None,
+                       gaussian_mean="identity" if real else self.gaussian_mean)
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:
@@ -168,6 +178,9 @@ class ModelConfig:
 
 def check_likelihood(likelihood: str, data_kind: str) -> None:
     """Refuse a Bernoulli likelihood on non-binary data: its 'log-likelihood' would not be one."""
+    if data_kind == "real" and likelihood != "gaussian":
+        raise ConfigError(f"a {likelihood} likelihood needs values in [0, 1], but a table is standardised to any "
+                          "real value: use --likelihood gaussian (the default for tables)")
     if likelihood == "bernoulli" and data_kind != "binary":
         raise ConfigError(
             "a bernoulli likelihood needs binary pixels (0 or 1) but this data set is continuous grayscale: "

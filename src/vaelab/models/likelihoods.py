@@ -23,8 +23,9 @@ class LikelihoodHead(nn.Module):
     """Turns decoder outputs (..., n_params * D) into p(x|z) = Independent(..., 1) over D pixels."""
 
     def __init__(self, likelihood: str, data_dim: int, gaussian_variance: str = "pixel",
-                 min_log_variance: float = -7.0):
+                 min_log_variance: float = -7.0, identity_mean: bool = False):
         super().__init__()
+        self.identity_mean = bool(identity_mean)  # a Gaussian's mean unbounded (standardised tables), else sigmoid
         self.likelihood = likelihood
         self.data_dim = data_dim
         self.network_variance = likelihood == "gaussian" and gaussian_variance == "network"
@@ -38,13 +39,17 @@ class LikelihoodHead(nn.Module):
         floor = self.min_log_variance
         return floor + F.softplus(raw - floor)  # smooth floor: log sigma^2 > min_log_variance
 
+    def _gaussian_mean(self, out: torch.Tensor) -> torch.Tensor:
+        mean = out[..., : self.data_dim]
+        return mean if self.identity_mean else torch.sigmoid(mean)
+
     def forward(self, out: torch.Tensor) -> Distribution:
         """p(x|z) for decoder output ``out`` (..., n_params * D); batch shape (...), event shape (D,)."""
         if self.likelihood == "bernoulli":
             return Independent(Bernoulli(logits=out, validate_args=False), 1)
         if self.likelihood == "continuous-bernoulli":
             return Independent(ContinuousBernoulli(logits=out, validate_args=False), 1)
-        mean = torch.sigmoid(out[..., : self.data_dim])
+        mean = self._gaussian_mean(out)
         std = torch.exp(0.5 * self._log_variance(out)).expand_as(mean)
         return Independent(Normal(mean, std, validate_args=False), 1)
 
@@ -59,9 +64,9 @@ class LikelihoodHead(nn.Module):
         return self(out).log_prob(x)
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
-        """E[x|z] (..., D), in [0, 1] for every likelihood here."""
+        """E[x|z] (..., D): in [0, 1] for every likelihood here, except a table's unbounded Gaussian mean."""
         if self.likelihood == "bernoulli":
             return torch.sigmoid(out)
         if self.likelihood == "gaussian":
-            return torch.sigmoid(out[..., : self.data_dim])
+            return self._gaussian_mean(out)
         return ContinuousBernoulli(logits=out, validate_args=False).mean

@@ -37,6 +37,9 @@ class TrainConfig:
     image_size: tuple[int, int] | None = option(None, "resize an image folder to HxW")
     split_seed: int = option(0, "seed of the train/valid/test split where a data set has none", cli=False)
     train_subset: int | None = option(None, "train on a seeded random subset of N examples")
+    columns: str | None = option(None, "a .csv/.parquet table's numeric feature columns, comma-separated "
+                                       "(default: every column but --label-column)")
+    label_column: str | None = option(None, "a table's label column (class labels; not a feature)")
     # model
     model: ModelConfig = field(default_factory=ModelConfig, metadata={"nested": True})
     # optimisation
@@ -67,6 +70,9 @@ class TrainConfig:
     compile: bool | None = option(None, "torch.compile the training step (default: long runs only)")
     eval_batch_size: int = option(1000, "images per batch of the validation and test passes", cli=False)
     out: str | None = option(None, "run directory (default runs/DATASET-MODEL-TIME)")
+    tensorboard: bool = option(False, "log per-epoch scalars, sample and reconstruction images and the hparams "
+                                      "to RUN/tensorboard (needs pip install 'vaelab[tensorboard]')")
+    tensorboard_images_every: int = option(10, "epochs between TensorBoard's image grids")
     init_from: str | None = option(None, "start from this run's best weights (same network; a new run, "
                                          "e.g. IWAE fine-tuning of an ELBO run)")
 
@@ -89,7 +95,7 @@ class TrainConfig:
             raise ConfigError(f"unknown binarize {self.binarize!r}: expected one of {', '.join(BINARIZATIONS)}")
         if self.device not in DEVICES:
             raise ConfigError(f"unknown device {self.device!r}: expected one of {', '.join(DEVICES)}")
-        for name in ("epochs", "batch_size", "samples", "eval_batch_size"):
+        for name in ("epochs", "batch_size", "samples", "eval_batch_size", "tensorboard_images_every"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         check_objective(self.objective, self.estimator)

@@ -10,7 +10,8 @@ from vaelab.runs.config import TrainConfig
 def load_data(config: TrainConfig) -> Dataset:
     """The data set named by the config (data root, binarization, labels, image size, split seed, subset)."""
     data = load_dataset(config.dataset, data_dir=config.data_dir, binarize=config.binarize, labels=config.labels,
-                        image_size=config.image_size, split_seed=config.split_seed)
+                        image_size=config.image_size, split_seed=config.split_seed, columns=config.columns,
+                        label_column=config.label_column)
     if config.train_subset is not None:
         data.limit_train(config.train_subset, seed=config.split_seed)
     return data

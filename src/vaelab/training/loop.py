@@ -36,6 +36,7 @@ from vaelab.training.policies import (EarlyStopping, KLSchedule, TimeLimit, chec
                                       decay_learning_rate, selection_score)
 from vaelab.training.step import (TrainStep, batches, make_objective, make_optimizer, rng_state, sanity_check,
                                   set_rng_state, wrap_step)
+from vaelab.training.tensorboard import epoch_logger
 from vaelab.utils import distributed
 from vaelab.utils.allocator import keep_freed_memory
 from vaelab.utils.atomic import write_json_atomic
@@ -47,8 +48,9 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
     """Train (or, with ``resume``, continue) a run; returns the Run with the best weights loaded.
 
     With ``resume`` the run directory's config.json is used; ``config`` may then override only
-    ``epochs``, ``patience`` and ``max_minutes`` (e.g. to train longer). Under torchrun (WORLD_SIZE > 1)
-    it trains with DistributedDataParallel; ``batch_size`` is the global batch and only rank 0 writes.
+    ``epochs``, ``patience`` and ``max_minutes`` (e.g. to train longer), and turn ``tensorboard`` on. Under
+    torchrun (WORLD_SIZE > 1) it trains with DistributedDataParallel; ``batch_size`` is the global batch and
+    only rank 0 writes.
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
@@ -56,6 +58,7 @@ def train(config: TrainConfig | dict, *, resume: str | Path | None = None, quiet
         run_dir = Path(resume)
         saved, _, _ = read_config(run_dir)
         saved.epochs, saved.patience, saved.max_minutes = config.epochs, config.patience, config.max_minutes
+        saved.tensorboard = saved.tensorboard or config.tensorboard
         saved.out = str(run_dir)  # where the run is now (a copied or moved run directory resumes in place)
         config = saved
     else:
@@ -110,6 +113,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
         write_metrics(run_dir, records)
     log = TrainingLog(quiet or not ctx.is_main, silent=not ctx.is_main)
     log.line(_header(config, model_config, model, data, n_train, device, ctx, run_dir))
+    board = epoch_logger(config, run_dir, start_epoch, ctx.is_main)  # TensorBoard, or nothing
     step_module = wrap_step(TrainStep(model, objective, config.precision, device), ctx, device, config.compile)
 
     stopped_early = time_limited = False
@@ -133,6 +137,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
                                           "bad_epochs": stopping.bad_epochs, "objective": objective.state(),
                                           "config": config.to_dict()})
         log.line(epoch_line(record, config.epochs))
+        board.epoch(record, model, valid_x, average)
         if stopping.should_stop:
             log.line(f"early stopping: no better valid objective for {stopping.bad_epochs} epochs")
             stopped_early = True
@@ -142,7 +147,7 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
                      f"continue with --resume {run_dir} --epochs N")
             time_limited = True
             break
-    return _finish(run_dir, config, model_config, model, data, records, data_info, ctx, log,
+    return _finish(run_dir, config, model_config, model, data, records, data_info, ctx, log, board,
                    stopped_early=stopped_early, time_limited=time_limited)
 
 
@@ -251,7 +256,7 @@ def _resume(checkpoints: Checkpoints, run_dir: Path, resuming: bool, data_gen: t
 
 def _finish(run_dir: Path, config: TrainConfig, model_config: Any, model: torch.nn.Module, data: Any,
             records: list[dict[str, Any]], data_info: dict[str, Any], ctx: distributed.Distributed,
-            log: TrainingLog, **flags: bool) -> Run:
+            log: TrainingLog, board: Any, **flags: bool) -> Run:
     """The best model on the test split: results.json, the result line, and the Run."""
     ctx.barrier()  # rank 0 has written model.safetensors
     load_weights(run_dir / BEST, model)
@@ -263,6 +268,7 @@ def _finish(run_dir: Path, config: TrainConfig, model_config: Any, model: torch.
     if ctx.is_main:
         write_json_atomic(run_dir / RESULTS, results)
     log.line(results_line(results))
+    board.close(results)
     model.eval()
     return Run(run_dir=run_dir, config=config, model_config=model_config, model=model, metrics=records,
                results=results, data_info=data_info)

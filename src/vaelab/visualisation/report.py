@@ -9,7 +9,7 @@ import json
 import math
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -116,8 +116,9 @@ def _section(title: str, body: str) -> str:
 
 
 def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_recon: int = 16, grid: int = 20,
-                 steps: int = 10, latent_limit: int = 3000) -> str:
-    """The report's HTML text (every image embedded)."""
+                 steps: int = 10, latent_limit: int = 3000, compare: Sequence[str | Path] = ()) -> str:
+    """The report's HTML text (every image embedded); ``compare``: other run directories for a comparison
+    section (the table of vaelab compare and the curves overlaid)."""
     from vaelab.visualisation.curves import curves_figure
     from vaelab.visualisation.interpolation import gif_frames, interpolate, interpolation_title, strip_figure
     from vaelab.visualisation.latents import latent_map, latent_map_figure
@@ -209,6 +210,10 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
         parts.append(_section("Anomaly detection", figure(roc.read_bytes(), "image/png",
                                                           "ROC of -log p(x) (vaelab anomaly-eval)", "ROC curve")))
 
+    # --- comparison with other runs, when asked -------------------------------------------------------
+    if compare:
+        parts.append(_section("Comparison", comparison_html([run.run_dir, *compare])))
+
     # --- configuration ---------------------------------------------------------------------------
     body = "<div class='cols'><div><h3>model</h3>" + table(flatten(mc.to_dict())) + "</div>"
     body += "<div><h3>training</h3>" + table(flatten(run.config.to_dict())) + "</div>"
@@ -218,6 +223,23 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             f"<title>vaelab report: {html.escape(Path(run.run_dir).name)}</title><style>{CSS}</style></head>"
             f"<body>{''.join(parts)}</body></html>\n")
+
+
+def comparison_html(run_dirs: Sequence[str | Path]) -> str:
+    """The comparison table (vaelab compare), its paired notes and the runs' curves overlaid, as HTML."""
+    from vaelab.runs.compare import HEADER, compare_runs, row_cells
+    from vaelab.visualisation.curves import curves_figure
+
+    rows, notes = compare_runs(run_dirs)
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row_cells(r)) + "</tr>" for r in rows)
+    out = f"<table><tr>{head}</tr>{body}</table>"
+    out += "".join(f"<p>{html.escape(n.text())}</p>" for n in notes)
+    runs = [as_run(r) for r in run_dirs]
+    if all(r.metrics for r in runs):
+        out += figure(figure_png(curves_figure(runs)), "image/png", "the runs' curves overlaid (valid solid, train "
+                      "dashed)", "comparison curves")
+    return out
 
 
 @torch.no_grad()
