@@ -59,22 +59,24 @@ class MixtureOfDiagonalGaussians(Distribution):
         k, d = mu.shape
         self.log_weights = (torch.full((k,), -math.log(k), dtype=mu.dtype, device=mu.device)
                             if log_weights is None else torch.log_softmax(log_weights, 0))
-        precision = torch.exp(-logvar)  # (K, D)
-        self._precision = precision
-        self._scaled_mu = mu * precision  # (K, D)
-        self._const = -0.5 * ((mu * self._scaled_mu).sum(-1) + logvar.sum(-1) + d * LOG_2PI)  # (K,)
+        # float64: expanded, the quadratic form cancels large terms (z^2 / s^2 against 2 z mu / s^2, each ~ mu^2 / s^2);
+        # with narrow components (s ~ 0.01) and |mu| ~ 5 float32 would lose whole nats
+        mu64, logvar64 = mu.double(), logvar.double()
+        self._precision = torch.exp(-logvar64)  # (K, D)
+        self._scaled_mu = mu64 * self._precision  # (K, D)
+        self._const = -0.5 * ((mu64 * self._scaled_mu).sum(-1) + logvar64.sum(-1) + d * LOG_2PI)  # (K,)
         super().__init__(torch.Size(), torch.Size([d]), validate_args=False)
 
     def component_log_probs(self, z: torch.Tensor) -> torch.Tensor:
-        """log w_k + log N(z; mu_k, sigma_k^2) for every component: (..., K)."""
-        flat = full_precision(z.reshape(-1, z.shape[-1]))  # (N, D)
-        with torch.autocast(flat.device.type, enabled=False):  # the quadratic forms in fp32, also under bf16
-            quad = (flat * flat) @ full_precision(self._precision).T - 2.0 * (flat @ full_precision(self._scaled_mu).T)
-        out = self._const + self.log_weights - 0.5 * quad
+        """log w_k + log N(z; mu_k, sigma_k^2) for every component: (..., K), in float64."""
+        flat = z.reshape(-1, z.shape[-1]).double()  # (N, D)
+        with torch.autocast(flat.device.type, enabled=False):  # no bf16 autocast of the quadratic forms
+            quad = (flat * flat) @ self._precision.T - 2.0 * (flat @ self._scaled_mu.T)  # (N, K)
+        out = self._const + self.log_weights.double() - 0.5 * quad
         return out.reshape(*z.shape[:-1], -1)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.logsumexp(self.component_log_probs(z), -1)
+        return torch.logsumexp(self.component_log_probs(z), -1).to(full_precision(z).dtype)
 
     def draw(self, n: int, temperature: float = 1.0, generator: torch.Generator | None = None) -> torch.Tensor:
         """n codes: a component k ~ w, then z ~ N(mu_k, temperature^2 sigma_k^2): (n, D)."""
