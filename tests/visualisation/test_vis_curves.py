@@ -45,3 +45,13 @@ def test_curves_command_paths_and_errors(digits_run, digits_run_2d, tmp_path, ca
         assert im.width > 1000 and im.height > 350
     assert main(["curves", str(digits_run.run_dir), "--labels", "a,b"]) == 2
     assert "--labels gives 2 labels for 1 runs" in capsys.readouterr().err
+
+
+def test_default_curves_path_never_writes_to_the_filesystem_root(tmp_path):
+    from pathlib import Path
+
+    from vaelab.visualisation.curves import default_curves_path
+
+    assert default_curves_path([tmp_path / "a"]) == tmp_path / "a" / "curves.png"
+    assert default_curves_path([tmp_path / "a", tmp_path / "b"]) == tmp_path.resolve() / "curves.png"
+    assert default_curves_path([Path("/one/a"), Path("/two/b")]) == Path("/one/a/curves-compare.png")

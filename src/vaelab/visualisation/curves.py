@@ -88,10 +88,13 @@ def curves_figure(runs: Sequence[Run], labels: Sequence[str] | None = None, robu
 
 
 def default_curves_path(run_dirs: Sequence[Path]) -> Path:
-    """RUN/curves.png for one run; for several, curves.png in their common parent folder."""
+    """RUN/curves.png for one run; for several, curves.png in their common parent folder, or where they share
+    none but the filesystem's root, curves-compare.png in the first run's folder."""
     if len(run_dirs) == 1:
         return Path(run_dirs[0]) / "curves.png"
     common = Path(os.path.commonpath([str(Path(p).resolve()) for p in run_dirs]))
+    if common == Path(common.anchor):
+        return Path(run_dirs[0]) / "curves-compare.png"
     return common / "curves.png"
 
 
