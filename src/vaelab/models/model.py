@@ -183,7 +183,11 @@ class LatentVariableModel(nn.Module):
                     y: torch.Tensor | int | None = None) -> torch.Tensor:
         """E_q[z|x] (B, D): the posterior's mean where it has one in closed form, else a Monte-Carlo average
         of ``samples`` draws (a flow, two stochastic layers)."""
-        q = self.encode(x, y)
+        return self.mean_of(self.encode(x, y), samples, generator)
+
+    @staticmethod
+    def mean_of(q: Distribution, samples: int = 64, generator: torch.Generator | None = None) -> torch.Tensor:
+        """E_q[z] of an encoded q (batch (B,)): in closed form where q has one, else a ``samples``-draw average."""
         try:
             return q.mean
         except NotImplementedError:

@@ -185,10 +185,10 @@ class ModelService:
         gen = torch.Generator(device=self.device).manual_seed(0)
 
         def run() -> tuple[torch.Tensor, torch.Tensor | None]:
-            q = self.model.encode(x.to(self.device), y)
-            mean = self.model.latent_mean(x.to(self.device), generator=gen, y=y)
-            logvar = getattr(q, "logvar", None) if type(q).__name__ == "DiagonalGaussian" else None
-            return mean, logvar
+            from vaelab.models.posteriors import DiagonalGaussian
+
+            q = self.model.encode(x.to(self.device), y)  # one encoder pass for the mean and the log-variance
+            return self.model.mean_of(q, generator=gen), q.logvar if isinstance(q, DiagonalGaussian) else None
 
         (mu, logvar), ms = self._timed("encode", run)
         return mu.double().cpu().numpy(), None if logvar is None else logvar.double().cpu().numpy(), ms
