@@ -62,6 +62,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=100)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--data-dir", default=DEFAULT_DATA)
+    p.add_argument("--only", default="", help="time only the models whose name contains this text")
     p.add_argument("--out", default=str(REPO / "docs" / "benchmarks" / "bench_models.md"))
     args = p.parse_args()
     keep_freed_memory()
@@ -69,6 +70,8 @@ def main() -> None:
     lines = ["| model | s per epoch (500 steps), model | standard VAE, same pairs | ratio per pair (median, min-max) |",
              "|---|---|---|---|"]
     for name, config in MODELS.items():
+        if args.only not in name:
+            continue
         ratios, mine, base = [], [], []
         for r in range(args.repeats):
             b = step_time({}, x, args.steps, r)

@@ -12,7 +12,7 @@ from vaelab.models.flows import IAFPosterior, PlanarPosterior
 from vaelab.models.hierarchy import HierarchicalPosterior, HierarchicalPrior
 from vaelab.models.likelihoods import LikelihoodHead
 from vaelab.models.model import LatentVariableModel
-from vaelab.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from vaelab.models.networks import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, he_initialise
 from vaelab.models.posteriors import GaussianPosterior, PointPosterior
 from vaelab.models.priors import MixturePrior, StandardNormalPrior, VampPrior
 
@@ -77,6 +77,9 @@ def build_model(config: ModelConfig) -> LatentVariableModel:
             prior = HierarchicalPrior(prior, d1, d2, config.hidden[-1], config.activation, config.gated,
                                       config.logvar_bounds)
     encoder, decoder = build_networks(config, posterior.n_inputs, likelihood.n_params, latent_total)
+    if config.weight_init == "he":  # the networks, and a hierarchy's conditionals; flows keep their own set-up
+        for part in (encoder, decoder, *((posterior, prior) if config.stochastic_layers == 2 else ())):
+            he_initialise(part)
     return LatentVariableModel(encoder, posterior, prior, decoder, likelihood, latent_total, config.image_shape,
                                config, n_classes=config.n_classes or 0)
 

@@ -21,6 +21,7 @@ ACTIVATIONS = ("tanh", "relu")
 LIKELIHOODS = ("bernoulli", "gaussian", "continuous-bernoulli")
 GAUSSIAN_VARIANCES = ("pixel", "network")
 GAUSSIAN_MEANS = ("sigmoid", "identity")
+INITS = ("pytorch", "he")
 
 # config.json keys renamed since format 1 (vaelab 0.1): old name -> field name
 RENAMED = {"model": "kind"}
@@ -70,6 +71,9 @@ class ModelConfig:
     condition: str = option("none", "label: a conditional VAE p(x|z, y) q(z|x, y) on the data set's class labels",
                             choices=CONDITIONS)
     n_classes: int | None = option(None, "classes of a conditional model; set from the data", cli=False)
+    init: str | None = option(None, "weight initialisation of the networks: pytorch (torch's default) or he "
+                                    "(Kaiming normal, as Tomczak & Welling); default: he with --prior vamp, "
+                                    "pytorch otherwise (docs/models.md)", choices=INITS)
     gaussian_mean: str = option("sigmoid", "a Gaussian decoder's mean: sigmoid (pixels in [0, 1]) or identity "
                                            "(a standardised table); set from the data", choices=GAUSSIAN_MEANS,
                                 cli=False)
@@ -90,6 +94,8 @@ class ModelConfig:
             _choice("likelihood", self.likelihood, LIKELIHOODS)
         _choice("gaussian_variance", self.gaussian_variance, GAUSSIAN_VARIANCES)
         _choice("gaussian_mean", self.gaussian_mean, GAUSSIAN_MEANS)
+        if self.init is not None:
+            _choice("init", self.init, INITS)
         if self.image_shape is not None and (len(self.image_shape) != 3 or min(self.image_shape) < 1):
             raise ConfigError(f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape}")
         if self.latent_dim < 1:
@@ -137,7 +143,18 @@ class ModelConfig:
                               "use --arch mlp")
         return replace(self, image_shape=tuple(image_shape), likelihood=likelihood,
                        n_classes=int(n_classes) if self.condition == "label" else None,
-                       gaussian_mean="identity" if real else self.gaussian_mean)
+                       gaussian_mean="identity" if real else self.gaussian_mean, init=self.weight_init)
+
+    @property
+    def weight_init(self) -> str:
+        """The initialisation to build with: the ``init`` field, or by default ``he`` for a VampPrior and torch's
+        own otherwise. Under torch's default a tanh MLP encoder starts with means that barely depend on x
+        (spread ~0.05 over a batch); a standard prior's KL then holds the variances near 1 and the decoder soon
+        uses z, but a VampPrior's KL is indifferent to the latent scale, the variances shrink and the encoder
+        stays collapsed (measured in docs/models.md). Kaiming-normal weights start the means spread ~0.5 apart."""
+        if self.init is not None:
+            return self.init
+        return "he" if self.prior == "vamp" else "pytorch"
 
     @property
     def layer_sizes(self) -> tuple[int, ...]:

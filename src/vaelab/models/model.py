@@ -97,13 +97,13 @@ class LatentVariableModel(nn.Module):
     def posterior_and_prior(self, x: torch.Tensor, y: torch.Tensor | int | None = None
                             ) -> tuple[Distribution, Distribution]:
         """q(z|x[, y]) and p(z) together. A prior made of posteriors (the VampPrior's q(z|u_k)) shares one
-        encoder pass with the batch: the same numbers as ``encode`` and ``prior_distribution``, one larger
-        matrix product instead of two."""
+        encoder pass with the batch: the same numbers as ``encode`` and ``prior_distribution``, larger matrix
+        products instead of two sets (``encoder.joint``)."""
         inputs = getattr(self.prior, "encoder_inputs", None)
         if inputs is None or self.is_conditional:
             return self.encode(x, y), self.prior_distribution()
         u = inputs()  # (K, C, H, W)
-        out = self.encoder(torch.cat([x, u.to(x.dtype)]))  # (B + K, n)
+        out = self.encoder.joint(x, u)  # (B + K, n), as self.encoder(torch.cat([x, u]))
         q, q_u = self.posterior(out[: x.shape[0]]), self.posterior(out[x.shape[0]:])
         top = self.posterior.top_layer(q_u) if hasattr(self.posterior, "top_layer") else q_u
         return q, self.prior.from_posteriors(top)

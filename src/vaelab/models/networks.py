@@ -40,6 +40,16 @@ def mlp(sizes: list[int], activation: str, gated: bool = False) -> nn.Sequential
     return nn.Sequential(*layers)
 
 
+def he_initialise(module: nn.Module) -> None:
+    """Kaiming-normal weights (fan-in, ReLU gain: std sqrt(2 / fan_in)) and zero biases for every linear and
+    convolutional layer under ``module``, as He et al. (2015) and Tomczak & Welling's VampPrior code."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.kaiming_normal_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
 def _joined(a: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
     """[a, c] along the last dimension, c broadcast over a's leading dimensions (e.g. samples)."""
     if c is None:
@@ -58,6 +68,13 @@ class MLPEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(_joined(x.flatten(1), c))  # (B, out_dim)
+
+    def joint(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """forward(cat([x, u])) (B + K, out_dim) for data x and learned inputs u (a VampPrior's pseudo-inputs):
+        the first layer runs on each apart, so that only u gets an input gradient (the data need none, and its
+        rows of the widest matrix product are skipped in the backward pass); the other layers run as one batch."""
+        first, rest = self.net[0], self.net[1:]
+        return rest(torch.cat([first(x.flatten(1)), first(u.flatten(1).to(x.dtype))]))  # (B + K, out_dim)
 
 
 class MLPDecoder(nn.Module):
@@ -98,6 +115,10 @@ class ConvEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         return self.head(_joined(self.conv(x).flatten(1), c))  # (B, out_dim)
+
+    def joint(self, x: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """forward(cat([x, u])) (B + K, out_dim): data x and learned inputs u in one pass."""
+        return self(torch.cat([x, u.to(x.dtype)]))
 
 
 class ConvDecoder(nn.Module):
