@@ -10,13 +10,13 @@ import sys
 from typing import Sequence
 
 from vaelab.cli import (anomaly_eval_cmd, compare_cmd, curves_cmd, decode_cmd, demo, encode_cmd, eval_cmd,
-                        gradvar_cmd, interpolate_cmd, latents_cmd, manifold_cmd, reconstruct_cmd, report_cmd,
-                        sample_cmd, score_cmd, serve_cmd, train_cmd)
+                        gradvar_cmd, interpolate_cmd, latents_cmd, manifold_cmd, reconstruct_cmd, recipes_cmd,
+                        report_cmd, sample_cmd, score_cmd, serve_cmd, train_cmd)
 from vaelab.errors import VaelabError
 
 COMMANDS = (train_cmd, demo, eval_cmd, gradvar_cmd, sample_cmd, reconstruct_cmd, interpolate_cmd, manifold_cmd,
             latents_cmd, curves_cmd, report_cmd, score_cmd, anomaly_eval_cmd, encode_cmd, decode_cmd, compare_cmd,
-            serve_cmd)
+            serve_cmd, recipes_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "TrainConfig's (and ModelConfig's) default.")
     add_config_options(p)
     p.add_argument("--config", help="start from a config.json (a run's, or your own)")
+    p.add_argument("--recipe", help="start from a named, measured recipe (vaelab recipes lists them); options "
+                                    "given with it override it")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed or finished run from its last checkpoint "
                                                        "(--epochs, --patience and --max-minutes may be given again)")
     p.add_argument("--quiet", action="store_true", help="log lines instead of a progress bar")
@@ -28,6 +30,17 @@ def config_from_args(args: argparse.Namespace):
     from vaelab.runs.config import TrainConfig
 
     base: dict = {}
+    if args.recipe and args.config:
+        raise ConfigError("give --recipe or --config, not both (a recipe is a config)")
+    if args.recipe:
+        from vaelab.runs.recipes import get_recipe
+
+        recipe = get_recipe(args.recipe)
+        missing = [name for name in recipe.requires if getattr(args, name, None) is None]
+        if missing:
+            raise ConfigError(f"recipe {recipe.name} needs " + ", ".join("--" + m.replace("_", "-") + " RUN"
+                                                                        for m in missing))
+        base = dict(recipe.train)
     if args.config:
         path = Path(args.config)
         try:
