@@ -24,6 +24,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
     model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator(device=device).manual_seed(seed)
+    prior = model.prior_distribution() if model.has_density else None  # once: a VampPrior's K components, too
     names: list[str] = []
     acc: torch.Tensor | None = None  # rows: sum, sum of squares; one column per metric
     for start in range(0, x.shape[0], batch_size):
@@ -35,7 +36,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, batch_size: int = 1000, sa
         xb = dist.shard(xb)
         if xb.shape[0] == 0:
             continue
-        metrics = model(xb, samples=samples, eps=eps, y=yb).metrics()
+        metrics = model(xb, samples=samples, eps=eps, y=yb, prior=prior).metrics()
         names = list(metrics)
         values = torch.stack([v.double() for v in metrics.values()])  # (M, b)
         batch = torch.stack([values.sum(1), (values * values).sum(1)])  # (2, M)

@@ -139,14 +139,15 @@ class LatentVariableModel(nn.Module):
     # --- using the model ---------------------------------------------------------------------------
     def forward(self, x: torch.Tensor, samples: int = 1, beta: float = 1.0,
                 generator: torch.Generator | None = None, eps: torch.Tensor | None = None,
-                y: torch.Tensor | None = None):
+                y: torch.Tensor | None = None, prior: Distribution | None = None):
         """The model's own bound on a batch: the pathwise ELBO (ELBOOutput), or for a model without a density
-        the reconstruction log-likelihood (AEOutput)."""
+        the reconstruction log-likelihood (AEOutput). ``prior``: p(z) computed once for many batches (at
+        evaluation, where the weights do not change: a VampPrior's components are then encoded once)."""
         from vaelab.models.objectives import elbo, reconstruction
 
         if not self.has_density:
             return reconstruction(self, x, y=y)
-        return elbo(self, x, samples=samples, beta=beta, eps=eps, generator=generator, y=y)
+        return elbo(self, x, samples=samples, beta=beta, eps=eps, generator=generator, y=y, prior=prior)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | int | None = None) -> torch.Tensor:
         """E[x|z[, y]] as images (..., C, H, W) for latents z (..., D)."""

@@ -41,12 +41,16 @@ def analytic_kl(q: Distribution, p: Distribution) -> torch.Tensor | None:
 
 def elbo(model, x: torch.Tensor, samples: int = 1, beta: float = 1.0, eps: torch.Tensor | None = None,
          generator: torch.Generator | None = None, y: torch.Tensor | None = None,
-         free_bits: float = 0.0) -> ELBOOutput:
+         free_bits: float = 0.0, prior: Distribution | None = None) -> ELBOOutput:
     """Pathwise ELBO with L = ``samples`` draws (or the given noise ``eps`` (L, B, noise_dim)); ``beta``
     weighs the KL in ``loss`` only (the reported ``elbo`` is always the true bound). ``y``: the labels of a
     conditional model. ``free_bits`` > 0 (nats per stochastic layer) lets the loss ignore each layer's batch-mean
-    KL below that floor (Kingma et al. 2016), which keeps a top layer from collapsing; the bound is unchanged."""
-    q, p = model.posterior_and_prior(x, y)  # q: batch (B,), event (D,)
+    KL below that floor (Kingma et al. 2016), which keeps a top layer from collapsing; the bound is unchanged.
+    ``prior``: p(z) already computed (model.prior_distribution(), reused over the batches of an evaluation)."""
+    if prior is None:
+        q, p = model.posterior_and_prior(x, y)  # q: batch (B,), event (D,)
+    else:
+        q, p = model.encode(x, y), prior
     kl = analytic_kl(q, p)  # (B,), or None: then the Monte-Carlo KL of the same samples
     if kl is None:
         z, log_q = q.rsample_with_log_prob(samples, eps=eps, generator=generator)  # (L, B, D), (L, B)
