@@ -26,7 +26,6 @@ MODELS = {
     "two stochastic layers": ["--stochastic-layers", "2"],
     "two layers + VampPrior, K = 500": ["--stochastic-layers", "2", "--prior", "vamp", "--pseudo-inputs", "500"],
     "gated layers": ["--gated"],
-    "VampPrior + gated layers, K = 500": ["--prior", "vamp", "--pseudo-inputs", "500", "--gated"],
 }
 
 
