@@ -108,9 +108,10 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
                                             METHODS)
 
     g = p.add_argument_group("anomaly score (higher = more anomalous; docs/anomaly.md)")
-    g.add_argument("--method", default=DEFAULT_METHOD, metavar="METHOD",
+    g.add_argument("--method", metavar="METHOD",
                    help="; ".join(f"{name}: {what}" for name, what in METHODS.items()) +
-                        f" (default {DEFAULT_METHOD})")
+                        f" (default {DEFAULT_METHOD}" + ("; nll for a run on a table)" if DEFAULT_METHOD == "complexity"
+                                                         else ")"))
     g.add_argument("--batch", type=positive_int, default=1, metavar="M",
                    help="typicality: score batches of M inputs together (default 1: each input, |-log p(x) - H|)")
     g.add_argument("--background", metavar="RUN", help="ratio: the background run, trained with "

@@ -93,7 +93,9 @@ _CODECS: dict[str, Callable[[np.ndarray, bool], bytes]] = {
     "jpeg2000": _pillow("JPEG2000", irreversible=False),  # the reversible (lossless) 5/3 wavelet
     "zlib": _raw(lambda b: zlib.compress(b, 9)),
     "bz2": _raw(lambda b: bz2.compress(b, 9)),
-    "lzma": _raw(lambda b: lzma.compress(b, preset=9)),
+    # preset 9's modelling with a 64 KiB dictionary: the same output for inputs this small, without allocating
+    # preset 9's 64 MiB dictionary for every image (250 ms)
+    "lzma": _raw(lambda b: lzma.compress(b, filters=[{"id": lzma.FILTER_LZMA2, "preset": 9, "dict_size": 1 << 16}])),
 }
 
 

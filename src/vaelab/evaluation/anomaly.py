@@ -22,7 +22,6 @@ import numpy as np
 import torch
 
 from vaelab.errors import ConfigError
-from vaelab.runs.anomaly_config import DEFAULT_METHOD
 from vaelab.runs.anomaly_scores import AnomalyScorer, nll_scores
 from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 
@@ -240,9 +239,10 @@ def score_prepared(scorer: AnomalyScorer, prepared: Sequence[tuple[str, list[str
     return out
 
 
-def make_scorer(run: Any, method: str = DEFAULT_METHOD, k: int = 1000, **options: Any) -> AnomalyScorer:
-    """An AnomalyScorer for ``run``; ``options``: batch, background (a Run or a run directory), regret_steps,
-    regret_lr, compressor, seed, batch_size (see AnomalyScorer)."""
+def make_scorer(run: Any, method: str | None = None, k: int = 1000, **options: Any) -> AnomalyScorer:
+    """An AnomalyScorer for ``run`` (``method`` None: the default, vaelab.runs.anomaly_scores.default_method);
+    ``options``: batch, background (a Run or a run directory), regret_steps, regret_lr, compressor, seed,
+    batch_size (see AnomalyScorer)."""
     background = options.pop("background", None)
     if background is not None and not hasattr(background, "model"):
         from vaelab.runs import load
@@ -251,7 +251,7 @@ def make_scorer(run: Any, method: str = DEFAULT_METHOD, k: int = 1000, **options
     return AnomalyScorer(run, method, k, background=background, **options)
 
 
-def score_specs(run: Any, specs: Sequence[str], k: int = 1000, *, method: str = DEFAULT_METHOD, resize: bool = False,
+def score_specs(run: Any, specs: Sequence[str], k: int = 1000, *, method: str | None = None, resize: bool = False,
                 binarize: str | None = None, limit: int | None = None, seed: int = 0, batch_size: int = 100,
                 progress: Callable[[str, int, int], None] | None = None, data_dir: str | Path | None = None,
                 **options: Any) -> list[ScoredSet]:
@@ -263,7 +263,7 @@ def score_specs(run: Any, specs: Sequence[str], k: int = 1000, *, method: str = 
     return score_prepared(scorer, prepared, progress)
 
 
-def evaluate_detection(run: Any, normal: Sequence[str], anomalous: Sequence[str], *, method: str = DEFAULT_METHOD,
+def evaluate_detection(run: Any, normal: Sequence[str], anomalous: Sequence[str], *, method: str | None = None,
                        calibration: str | None = None, k: int = 1000, fpr: float = 0.05, resize: bool = False,
                        binarize: str | None = None, limit: int | None = None, calibration_limit: int | None = 1000,
                        seed: int = 0, batch_size: int = 100, progress: Callable[[str, int, int], None] | None = None,

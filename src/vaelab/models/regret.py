@@ -60,7 +60,7 @@ def encoder_parameters(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def likelihood_regret(model: nn.Module, x: torch.Tensor, steps: int = 10, *, lr: float = 1e-3,
-                      samples: int = 1, eval_samples: int = 16, bound: str = "elbo", batch_size: int = 32,
+                      samples: int = 1, eval_samples: int = 16, bound: str = "elbo", batch_size: int = 16,
                       seed: int = 0, progress: Callable[[int], None] | None = None) -> torch.Tensor:
     """Likelihood regret of each image of x (N, C, H, W): bound after ``steps`` Adam steps (learning rate
     ``lr``, ``samples`` z draws per step) on that image's own copy of the encoder, minus the bound before;
@@ -80,6 +80,10 @@ def likelihood_regret(model: nn.Module, x: torch.Tensor, steps: int = 10, *, lr:
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
+    if device.type == "cpu":
+        from vaelab.utils.allocator import keep_freed_memory
+
+        keep_freed_memory()  # each step's gradients reuse the last step's memory instead of faulting in new pages
     gen = torch.Generator(device=device).manual_seed(seed)
     with torch.no_grad():
         prior = model.prior_distribution()  # theta: fixed, even where it is made of the encoder (VampPrior)

@@ -34,6 +34,17 @@ from vaelab.errors import ConfigError, VaelabError
 from vaelab.runs.anomaly_config import (DEFAULT_COMPRESSOR, DEFAULT_METHOD, DEFAULT_REGRET_LR, DEFAULT_REGRET_STEPS,
                                         METHODS, REFERENCE_LIMIT)
 
+def default_method(run: Any) -> str:
+    """The method a command uses when none is named: DEFAULT_METHOD, or nll where that does not apply (the
+    complexity score compresses images, which a run on a table has not; regret fine-tunes an unconditional
+    encoder)."""
+    if DEFAULT_METHOD == "complexity" and run.model_config.gaussian_mean == "identity":
+        return "nll"
+    if DEFAULT_METHOD == "regret" and run.model.is_conditional:
+        return "nll"
+    return DEFAULT_METHOD
+
+
 def check_method(method: str) -> str:
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
@@ -155,7 +166,7 @@ def ratio_scores(run: Any, background: Any, x: torch.Tensor, k: int = 1000, *, n
 
 
 def regret_scores(run: Any, x: torch.Tensor, steps: int = DEFAULT_REGRET_STEPS, *, lr: float = DEFAULT_REGRET_LR,
-                  batch_size: int = 32, seed: int = 0, progress: Callable[[int], None] | None = None,
+                  batch_size: int = 16, seed: int = 0, progress: Callable[[int], None] | None = None,
                   **options: Any) -> np.ndarray:
     """Likelihood regret in nats (N,): the ELBO after ``steps`` Adam steps of fine-tuning the encoder on each
     input alone minus the ELBO before (models/regret.py, where ``options`` go)."""
@@ -174,7 +185,7 @@ class AnomalyScorer:
     or (N // batch,) for typicality with a batch M > 1. H (typicality) is computed once, on first use."""
 
     run: Any
-    method: str = DEFAULT_METHOD
+    method: str | None = None  # None: default_method(run)
     k: int = 1000
     batch: int = 1  # typicality's M
     background: Any = None  # the ratio's background Run
@@ -182,12 +193,12 @@ class AnomalyScorer:
     regret_lr: float = DEFAULT_REGRET_LR
     compressor: str = DEFAULT_COMPRESSOR
     seed: int = 0
-    batch_size: int = 100  # images per batch of the importance sampler (regret: at most 32 encoder copies)
+    batch_size: int = 100  # images per batch of the importance sampler (regret: at most 16 encoder copies)
     entropy: float | None = None  # typicality's H, when known
 
     def __post_init__(self) -> None:
-        check_method(self.method)
         _check_vae(self.run)
+        self.method = default_method(self.run) if self.method is None else check_method(self.method)
         if self.k < 1:
             raise ConfigError(f"k (importance samples) must be >= 1, got {self.k}")
         if self.batch < 1:
@@ -243,7 +254,7 @@ class AnomalyScorer:
         """The scores of images x (N, C, H, W) as the model sees them; ``progress(n)`` after each batch."""
         opts = dict(batch_size=self.batch_size, seed=self.seed)
         if self.method == "regret":
-            return regret_scores(self.run, x, self.regret_steps, lr=self.regret_lr, batch_size=min(32, self.batch_size),
+            return regret_scores(self.run, x, self.regret_steps, lr=self.regret_lr, batch_size=min(16, self.batch_size),
                                  seed=self.seed, progress=progress)
         nll = nll_scores(self.run.model, x, self.k, progress=progress, **opts)
         if self.method == "nll":

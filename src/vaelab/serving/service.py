@@ -173,18 +173,19 @@ class ModelService:
 
     @property
     def score_methods(self) -> tuple[str, ...]:
-        """The anomaly scores this server offers: every method, the ratio only with a background run, regret only
-        for an unconditional model."""
+        """The anomaly scores this server offers: every method, but the ratio only with a background run, regret
+        only for an unconditional model, complexity only for images (not a table)."""
         from vaelab.runs.anomaly_config import METHODS
 
+        table = self.run.model_config.gaussian_mean == "identity"
         return tuple(m for m in METHODS if (m != "ratio" or self.background is not None)
-                     and (m != "regret" or not self.n_classes))
+                     and (m != "regret" or not self.n_classes) and (m != "complexity" or not table))
 
     @property
     def default_score_method(self) -> str:
-        from vaelab.runs.anomaly_config import DEFAULT_METHOD
+        from vaelab.runs.anomaly_scores import default_method
 
-        return DEFAULT_METHOD if DEFAULT_METHOD in self.score_methods else "nll"
+        return default_method(self.run)
 
     # ------------------------------------------------------------------------------ model calls
     def _timed(self, op: str, fn: Callable[[], Any]) -> tuple[Any, float]:
