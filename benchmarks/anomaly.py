@@ -152,7 +152,8 @@ def background_run(run: vaelab.Run, root: Path, perturbation: float, weight_deca
                    log: dict[str, float]) -> vaelab.Run:
     """The background model of ``run`` (one folder per run and setting: the selection's seed-0 runs are reused)."""
     cfg = run.config.for_background(str(run.run_dir), perturbation=perturbation, weight_decay=weight_decay)
-    out = root / "backgrounds" / f"{Path(run.run_dir).parent.name}-{Path(run.run_dir).name}-mu{perturbation:g}-wd{weight_decay:g}"
+    name = f"{Path(run.run_dir).parent.name}-{Path(run.run_dir).name}-mu{perturbation:g}-wd{weight_decay:g}"
+    out = root / "backgrounds" / name
     return train(out, {k: v for k, v in cfg.to_dict().items() if k != "out"}, log)
 
 
@@ -191,7 +192,8 @@ def select(runs: dict[str, vaelab.Run], root: Path, args: argparse.Namespace, tr
     nll = {kind: [scores.nll_scores(run.model, valid[kind], args.k, seed=seed) for seed in (0, 1)]
            for kind, run in runs.items()}  # two importance-sampling replicates
     total = lambda per: sum(p["criterion"] for p in per.values())  # noqa: E731
-    show = lambda per: ", ".join(f"{k} rho {v['rho']:+.3f} rel {v['reliability']:.3f}" for k, v in per.items())  # noqa: E731
+    show = lambda per: ", ".join(  # noqa: E731
+        f"{k} rho {v['rho']:+.3f} rel {v['reliability']:.3f}" for k, v in per.items())
     for c in COMPRESSORS:
         per = {}
         for kind, run in runs.items():
@@ -362,7 +364,8 @@ def main() -> None:
     p.add_argument("--holdout", type=int, default=9, help="the digit class left out of training (default 9)")
     p.add_argument("--runs", default=str(REPO / "runs" / "anomaly"))
     p.add_argument("--docs", default=str(REPO / "docs"))
-    p.add_argument("--render-only", action="store_true", help="rewrite docs/anomaly.md from docs/benchmarks/anomaly.json")
+    p.add_argument("--render-only", action="store_true",
+                   help="rewrite docs/anomaly.md from docs/benchmarks/anomaly.json")
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     root, docs = Path(args.runs), Path(args.docs)

@@ -10,6 +10,10 @@ PAIR_HEADS = {"holdout": "held-out {h}s", "blank": "blank", "constant": "constan
               "noise": "uniform noise", "rotated": "rotated 90°", "frey": "Frey faces", "digits": "Frey model: digits"}
 
 
+def _join(values: list) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
 def _cell(m: dict[str, float] | None) -> str:
     return "n/a" if m is None else f"{m['auroc']:.3f} / {m['ap']:.3f}"
 
@@ -160,8 +164,8 @@ def render(doc: dict[str, Any]) -> str:
         "A VAE's likelihood can flag unlikely inputs, but -log p(x) on its own falls for simple inputs: a blank",
         "image is likelier under a digit model than most digits (Nalisnick et al. 2019, *Do deep generative models",
         "know what they don't know?*). vaelab scores an input five ways (`vaelab score RUN INPUT --method M`,",
-        "`vaelab anomaly-eval`, the explorer's upload panel, and `vaelab.runs.anomaly_scores` in Python); every score is",
-        "in nats and **higher means more anomalous**:",
+        "`vaelab anomaly-eval`, the explorer's upload panel, and `vaelab.runs.anomaly_scores` in Python); every",
+        "score is in nats and **higher means more anomalous**:",
         "",
         "| method | score | cost beyond -log p(x) |",
         "|---|---|---|",
@@ -198,9 +202,9 @@ def render(doc: dict[str, Any]) -> str:
         "need nothing but the run and are one-sided: complexity and regret (`ratio` needs a background run that",
         "`vaelab score RUN` cannot assume, and `typicality` at M = 1 is two-sided: it also flags the simplest normal",
         "inputs, so it would fix blank images by hurting elsewhere). -log p(x) is listed for reference. The grids:",
-        f"the compressors of `vaelab.data.complexity`; perturbation rates {', '.join(f'{v:g}' for v in doc.get('grid_perturbation', []))} "
-        f"and weight decays {', '.join(f'{v:g}' for v in doc.get('grid_weight_decay', []))} (Ren et al. use 0.1-0.3); "
-        f"regret steps {', '.join(str(v) for v in doc.get('grid_regret_steps', []))} at learning rate 1e-4, on "
+        f"the compressors of `vaelab.data.complexity`; perturbation rates {_join(doc['grid_perturbation'])} "
+        f"and weight decays {_join(doc['grid_weight_decay'])} (Ren et al. use 0.1-0.3); "
+        f"regret steps {_join(doc['grid_regret_steps'])} at learning rate 1e-4, on "
         f"{doc['selection']['n_regret']['bernoulli']} valid images.",
         "",
         *selection_lines(doc),

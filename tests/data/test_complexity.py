@@ -24,7 +24,8 @@ def test_constant_gray_image_costs_exactly_its_tiff_file():
     x = torch.full((1, 1, 28, 28), 128 / 255)  # one constant 8-bit level
     buf = io.BytesIO()
     Image.fromarray(np.full((28, 28), 128, np.uint8)).save(buf, format="TIFF", compression="tiff_lzw")
-    assert compressed_length(x, binary=False, compressor="tiff")[0] == pytest.approx(8 * math.log(2) * len(buf.getvalue()))
+    expected = 8 * math.log(2) * len(buf.getvalue())
+    assert compressed_length(x, binary=False, compressor="tiff")[0] == pytest.approx(expected)
 
 
 def test_blank_binary_image_costs_exactly_its_zlib_stream():

@@ -34,6 +34,7 @@ from vaelab.errors import ConfigError, VaelabError
 from vaelab.runs.anomaly_config import (DEFAULT_COMPRESSOR, DEFAULT_METHOD, DEFAULT_REGRET_LR, DEFAULT_REGRET_STEPS,
                                         METHODS, REFERENCE_LIMIT)
 
+
 def default_method(run: Any) -> str:
     """The method a command uses when none is named: DEFAULT_METHOD, or nll where that does not apply (the
     complexity score compresses images, which a run on a table has not; regret fine-tunes an unconditional
@@ -46,6 +47,7 @@ def default_method(run: Any) -> str:
 
 
 def check_method(method: str) -> str:
+    """``method`` if it is one of METHODS, else a one-line ConfigError listing them."""
     if method not in METHODS:
         raise ConfigError(f"unknown method {method!r}: expected one of {', '.join(METHODS)}")
     return method

@@ -249,7 +249,8 @@ class ModelService:
         if method not in self.score_methods:
             why = ("the server has no background run (vaelab serve RUN --background BG)" if method == "ratio"
                    else "a conditional model's encoder takes the label" if method == "regret" else "unknown method")
-            raise NotSupported(f"method {method!r} is not offered here: {why}; offered: {', '.join(self.score_methods)}")
+            raise NotSupported(f"method {method!r} is not offered here: {why}; offered: "
+                               f"{', '.join(self.score_methods)}")
         if label is not None and method != "nll":
             raise NotSupported("a label scores log p(x|y): it goes with method nll")
         y = self._labels(label, x.shape[0], required=False)  # no label: log p(x) = log mean_y p(x|y)
