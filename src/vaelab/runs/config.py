@@ -17,8 +17,8 @@ BINARIZATIONS = ("none", "threshold", "dynamic")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
 # A background model's defaults (Ren et al. 2019), chosen on the normal data's valid split (docs/anomaly.md)
-BACKGROUND_PERTURBATION = 0.2
-BACKGROUND_WEIGHT_DECAY = 0.0
+BACKGROUND_PERTURBATION = 0.3
+BACKGROUND_WEIGHT_DECAY = 1e-3
 
 
 @dataclass
