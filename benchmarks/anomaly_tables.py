@@ -60,7 +60,7 @@ def one_seed(seed: int, frame, runs: Path, epochs: int, k: int) -> dict:
     run = vaelab.train(config, quiet=True)
     train_s = time.perf_counter() - t0
     normal, anomalous = score_specs(run, [str(folder / "benign_heldout.csv"), str(folder / "malignant.csv")], k,
-                                    seed=seed)
+                                    seed=seed, method="nll")
     scaling = table_scaling(run.data_info)
     rows = load_data(run.config).train.reshape(-1, len(scaling.columns)).double().numpy()  # standardised
     raw_train = scaling.unstandardise(rows)  # the VAE's own training rows, raw units

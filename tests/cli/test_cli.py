@@ -95,6 +95,9 @@ def test_demo_trains_and_writes_samples_and_reconstructions(tmp_path):
     (["train", "--resume", "/nonexistent/run"], "config.json: not found"),
     (["train", "--dataset", "digits", "--hidden", "a,b"], "expected comma-separated integers"),
     (["train", "--dataset", "digits", "--activation", "gelu"], "invalid choice: 'gelu'"),
+    (["train", "--background-of", "/nonexistent/run"], "config.json: not found"),
+    (["train", "--background-of", "/nonexistent/run", "--config", "c.json"], "give --background-of or --config"),
+    (["train", "--dataset", "digits", "--perturbation", "2"], "perturbation must be a rate in [0, 1]"),
 ])
 def test_bad_input_gives_one_line_error_and_nonzero_exit(args, message, shared_data, tmp_path):
     r = cli(*args, "--data-dir", str(shared_data), "--out", str(tmp_path / "x"))

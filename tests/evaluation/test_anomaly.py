@@ -1,4 +1,5 @@
-"""Anomaly detection: -log p(x) scores, ROC-AUC / AP, threshold calibration, input checks, the two commands."""
+"""Anomaly detection: the scores (every method), ROC-AUC / AP, threshold calibration, input checks, the two
+commands, and the background run they take."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from vaelab.cli.main import main
 from vaelab.data import load_dataset
 from vaelab.data.inputs import fit_inputs, load_inputs
 from vaelab.errors import DataError
-from vaelab.evaluation.anomaly import (anomaly_scores, calibrate_threshold, detection_metrics, rates_at,
-                                       score_specs)
+from vaelab.evaluation.anomaly import (anomaly_scores, calibrate_threshold, detection_metrics, prepare_specs,
+                                       rates_at, score_specs)
 from vaelab.models.importance import log_likelihood
 
 
@@ -78,7 +79,7 @@ def test_score_command_table_and_csv(run, noise, tmp_path, capsys):
     Image.fromarray((digit.numpy() * 255).round().astype(np.uint8)).save(img)
     out = tmp_path / "s.csv"
     assert main(["score", str(run.run_dir), str(img), str(noise), "digits:test:3", "-k", "32", "--limit", "10",
-                 "--out", str(out), "--quiet"]) == 0
+                 "--out", str(out), "--quiet", "--method", "nll"]) == 0
     printed = capsys.readouterr().out
     assert "anomaly score = -log p(x)" in printed and f"wrote {out}" in printed
     rows = list(csv.DictReader(out.open()))
@@ -138,7 +139,8 @@ def test_resize_and_binarize_make_inputs_fit(run, tmp_path):
 def test_anomaly_eval_command(run, noise, tmp_path, capsys):
     out = tmp_path / "ae"
     assert main(["anomaly-eval", str(run.run_dir), "--normal", "digits:test", "--anomalous", str(noise),
-                 "-k", "32", "--fpr", "0.1", "--calibration-limit", "200", "--out", str(out), "--quiet"]) == 0
+                 "-k", "32", "--fpr", "0.1", "--calibration-limit", "200", "--out", str(out), "--quiet",
+                 "--method", "nll"]) == 0
     printed = capsys.readouterr().out
     doc = json.loads((out / "anomaly.json").read_text())
     assert doc["auroc"] > 0.99 and doc["average_precision"] > 0.99
@@ -156,3 +158,100 @@ def test_autoencoder_has_no_anomaly_score(tmp_path, capsys):
     ae = _train(tmp_path / "ae", model="ae", epochs=1, hidden=(16,))
     assert main(["score", str(ae.run_dir), "digits:test", "--quiet"]) == 2
     assert "anomaly scores need a VAE run" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------- the other methods
+@pytest.fixture(scope="module")
+def background(run):
+    """The background model of ``run`` (Ren et al.'s perturbed inputs), trained by `vaelab train --background-of`."""
+    out = run.run_dir.parent / "background"
+    assert main(["train", "--background-of", str(run.run_dir), "--epochs", "5", "--out", str(out), "--quiet"]) == 0
+    return vaelab.load(out)
+
+
+def test_background_of_copies_the_run_and_perturbs_its_inputs(run, background):
+    from vaelab.runs.config import BACKGROUND_PERTURBATION, BACKGROUND_WEIGHT_DECAY
+
+    mine, theirs = run.config.to_dict(), background.config.to_dict()
+    assert theirs["background_of"] == str(run.run_dir) and theirs["perturbation"] == BACKGROUND_PERTURBATION
+    assert theirs["weight_decay"] == BACKGROUND_WEIGHT_DECAY and theirs["epochs"] == 5
+    assert mine["perturbation"] == 0.0 and mine["weight_decay"] == 0.0 and mine["background_of"] is None
+    same = ("dataset", "model", "batch_size", "lr", "seed", "split_seed", "binarize")
+    assert {k: theirs[k] for k in same} == {k: mine[k] for k in same}
+
+
+@pytest.mark.parametrize("method", ["complexity", "typicality", "ratio", "regret"])
+def test_score_command_writes_each_method(run, background, noise, tmp_path, capsys, method):
+    out = tmp_path / "s.csv"
+    extra = ["--background", str(background.run_dir)] if method == "ratio" else []
+    assert main(["score", str(run.run_dir), "digits:test", str(noise), "-k", "16", "--limit", "6", "--method", method,
+                 "--regret-steps", "2", "--out", str(out), "--quiet", *extra]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("anomaly score = ") and "higher = more anomalous" in printed
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 12 and all(np.isfinite(float(r[f"score_{method}"])) for r in rows)
+    # the CSV holds what the Python API computes for the same images and settings (each input on its own)
+    scorer = vaelab_scorer(run, method, background)
+    want = np.concatenate([scorer.score(p[2]) for p in prepare_specs(run, ["digits:test", str(noise)], limit=6)])
+    assert np.allclose([float(r[f"score_{method}"]) for r in rows], want, atol=1e-3)
+
+
+def vaelab_scorer(run, method, background):
+    from vaelab.runs.anomaly_scores import AnomalyScorer
+
+    return AnomalyScorer(run, method, 16, regret_steps=2, background=background if method == "ratio" else None)
+
+
+def test_typicality_scores_batches_of_m(run, tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["anomaly-eval", str(run.run_dir), "--normal", "digits:test", "--anomalous", "digits:test:3",
+                 "-k", "16", "--method", "typicality", "--batch", "5", "--calibration-limit", "100", "--out", str(out),
+                 "--quiet"]) == 0
+    doc = json.loads((out / "anomaly.json").read_text())
+    assert doc["method"] == "typicality" and doc["per_batch"] == 5
+    assert doc["n_normal"] == 270 // 5 and doc["n_anomalous"] == 27 // 5  # one score per batch of 5 images
+    assert "batches of 5" in capsys.readouterr().out
+
+
+def test_without_method_the_default_is_used(run, noise, tmp_path):
+    from vaelab.runs.anomaly_config import DEFAULT_METHOD
+
+    docs = []
+    for name, extra in (("default", []), ("explicit", ["--method", DEFAULT_METHOD])):
+        assert main(["anomaly-eval", str(run.run_dir), "--normal", "digits:test:0-4", "--anomalous", str(noise),
+                     "-k", "16", "--calibration-limit", "100", "--out", str(tmp_path / name), "--quiet", *extra]) == 0
+        docs.append(json.loads((tmp_path / name / "anomaly.json").read_text()))
+    assert docs[0]["method"] == DEFAULT_METHOD and docs[0]["auroc"] == docs[1]["auroc"]
+    assert docs[0]["roc_tpr"] == docs[1]["roc_tpr"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--method", "bogus"], "unknown method 'bogus': expected one of nll, complexity, typicality, ratio, regret"),
+    (["--method", "ratio"], "the ratio method needs a background run: --background RUN"),
+    (["--method", "nll", "--background", "RUN"], "--background is the ratio method's background model"),
+    (["--method", "complexity", "--compressor", "gif"], "unknown compressor 'gif'"),
+    (["--method", "nll", "--batch", "3"], "--batch M scores batches of M inputs with --method typicality"),
+])
+def test_bad_method_options_give_one_line_errors(run, capsys, args, message):
+    args = [a if a != "RUN" else str(run.run_dir) for a in args]
+    assert main(["score", str(run.run_dir), "digits:test", "-k", "4", "--quiet", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_background_of_another_shape_is_refused(run, tmp_path, capsys, shared_data):
+    other = _train(tmp_path / "frey", dataset="frey-face", data_dir=str(shared_data), epochs=1)
+    assert main(["score", str(run.run_dir), "digits:test", "--method", "ratio", "--background", str(other.run_dir),
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "takes (1, 28, 20) images" in err and len(err.strip().splitlines()) == 1
+
+
+def test_inputs_are_binarized_as_the_run_s_training_data(tmp_path):
+    bern = _train(tmp_path / "b", binarize="threshold", epochs=2)
+    gray = load_inputs("digits:test").x[:5]  # grayscale: the run thresholded its training data
+    np.save(tmp_path / "gray.npy", gray[:, 0].numpy())
+    x = prepare_specs(bern, [str(tmp_path / "gray.npy")])[0][2]
+    assert torch.equal(x, (gray > 0.5).float())
+    scored = score_specs(bern, [str(tmp_path / "gray.npy")], k=8, method="nll")
+    assert np.allclose(scored[0].scores, anomaly_scores(bern.model, (gray > 0.5).float(), k=8))

@@ -222,23 +222,23 @@ def test_sample_is_seeded_and_returns_its_z(client2, run2):
 def test_score_is_importance_sampled_minus_log_px(client8, run8):
     data = load_data(run8.config)
     x = data.test[:4]
-    r = client8.post("/api/score", json={"images": x[:, 0].tolist(), "k": 200, "seed": 5})
+    r = client8.post("/api/score", json={"images": x[:, 0].tolist(), "k": 200, "seed": 5, "method": "nll"})
     assert r.status_code == 200
     doc = r.json()
     want = anomaly_scores(run8.model, x, k=200, seed=5)
     np.testing.assert_allclose(doc["scores"], want, rtol=1e-9)
     np.testing.assert_allclose(doc["log_px"], -want, rtol=1e-9)
-    assert doc["k"] == 200 and doc["units"] == "nats"
+    assert doc["k"] == 200 and doc["units"] == "nats" and doc["method"] == "nll"
     noise = (np.random.default_rng(0).random((4, 8, 8)) > 0.5).astype(float).tolist()
-    noisy = client8.post("/api/score", json={"images": noise, "k": 200}).json()["scores"]
+    noisy = client8.post("/api/score", json={"images": noise, "k": 200, "method": "nll"}).json()["scores"]
     assert min(noisy) > max(doc["scores"]) + 5  # random pixels are far less likely than test digits
 
 
 def test_score_refuses_what_it_cannot_do(client8, run8, client2, h, serve_runs):
     gray = [[[0.5] * 8] * 8]
     assert_refused(client8.post("/api/score", json={"images": gray}), 422, "gray pixel values", "\"binarize\": true")
-    ok = client8.post("/api/score", json={"images": gray, "binarize": True, "k": 10})
-    assert ok.status_code == 200 and ok.json()["scores"][0] > 0
+    ok = client8.post("/api/score", json={"images": gray, "binarize": True, "k": 10, "method": "nll"})
+    assert ok.status_code == 200 and ok.json()["scores"][0] > 0  # -log p(x) of a binary image
     assert_refused(client8.post("/api/score", json={"images": gray, "k": 5001}), 422, "k", "1 to 5000")
     assert_refused(client8.post("/api/score", json={"images": gray, "k": 0}), 422, "k")
     assert_refused(client8.post("/api/score", json={"images": gray * 100, "k": 5000}), 422,
@@ -252,6 +252,39 @@ def test_score_refuses_what_it_cannot_do(client8, run8, client2, h, serve_runs):
     enc = ac.post("/api/encode", json={"images": gray}).json()
     assert enc["logvar"] is None and len(enc["mu"][0]) == 2
     assert ac.post("/api/decode", json={"z": [[0, 0]]}).status_code == 200
+
+
+def test_score_methods_are_the_python_api_s(client8, run8, serve_runs, h):
+    from vaelab.runs import anomaly_scores as api
+    from vaelab.runs.anomaly_config import DEFAULT_METHOD
+
+    info = client8.get("/api/info").json()
+    assert info["score_methods"] == ["nll", "complexity", "typicality", "regret"]  # no background: no ratio
+    assert info["default_score_method"] == DEFAULT_METHOD
+    x = load_data(run8.config).test[:3]
+    body = {"images": x[:, 0].tolist(), "k": 100, "seed": 2}
+    default = client8.post("/api/score", json=body).json()
+    assert default["method"] == DEFAULT_METHOD
+    nll = anomaly_scores(run8.model, x, k=100, seed=2)
+    complexity = client8.post("/api/score", json={**body, "method": "complexity"}).json()
+    np.testing.assert_allclose(complexity["scores"], api.complexity_scores(run8, x, nll=nll), rtol=1e-9)
+    np.testing.assert_allclose(complexity["log_px"], -nll, rtol=1e-9)
+    typical = client8.post("/api/score", json={**body, "method": "typicality"}).json()
+    entropy = api.typical_entropy(run8, 100, seed=2)
+    np.testing.assert_allclose(typical["scores"], np.abs(nll - entropy), rtol=1e-9)
+    regret = client8.post("/api/score", json={"images": x[:, 0].tolist(), "method": "regret"}).json()
+    np.testing.assert_allclose(regret["scores"], api.regret_scores(run8, x), rtol=1e-6, atol=1e-6)
+    assert regret["log_px"] is None
+    assert_refused(client8.post("/api/score", json={**body, "method": "ratio"}), 422, "method", "nll, complexity")
+    assert_refused(client8.post("/api/score", json={**body, "method": "regret", "images": x[:1, 0].tolist() * 17}),
+                   422, "17 images for likelihood regret", "limit of 16")
+    from vaelab.training import TrainConfig, train
+
+    bg = train(run8.config.for_background(str(run8.run_dir), epochs=2, out=str(serve_runs / "d8-bg")), quiet=True)
+    with_bg = h.make_client(create_app(run8.run_dir, background=bg.run_dir))
+    assert "ratio" in with_bg.get("/api/info").json()["score_methods"]
+    ratio = with_bg.post("/api/score", json={**body, "method": "ratio"}).json()
+    np.testing.assert_allclose(ratio["scores"], nll - anomaly_scores(bg.model, x, k=100, seed=2), rtol=1e-9)
 
 
 # ------------------------------------------------------------------------------------ latent map

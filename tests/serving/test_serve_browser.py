@@ -143,6 +143,16 @@ def test_page_explores_the_latent_space(app2, open_page, tmp_path, h, run2):
         score = float(page.text_content("#upload-score-value"))
         assert math.isfinite(score) and page.get_attribute("#upload-recon", "src").startswith("data:image/png")
         assert png_pixels(page.get_attribute("#upload-input", "src")).shape == (8, 8)
+        # the same upload scored by another method picked in the panel
+        from vaelab.runs.anomaly_config import DEFAULT_METHOD
+
+        assert page.get_attribute("#upload-score", "data-method") == DEFAULT_METHOD
+        options = page.eval_on_selector_all("#score-method option", "os => os.map(o => o.value)")
+        assert options == ["nll", "complexity", "typicality", "regret"]
+        page.select_option("#score-method", "nll")
+        page.wait_for_function("document.getElementById('upload-score').dataset.method === 'nll'", timeout=15_000)
+        nll = float(page.text_content("#upload-score-value"))
+        assert math.isfinite(nll) and nll != score and "-log p(x)" in page.text_content("#upload-score")
 
         assert page.errors == [], page.errors
         # a bad upload says why (the browser logs the 422 answer as a failed load)

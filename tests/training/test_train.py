@@ -11,7 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 import vaelab
-from vaelab.errors import TrainingDiverged, VaelabError
+from vaelab.errors import ConfigError, TrainingDiverged, VaelabError
+from vaelab.runs.checkpoint import LAST
 from vaelab.training import TrainConfig, train
 from vaelab.training.policies import EarlyStopping, KLSchedule, TimeLimit, decay_learning_rate, selection_score
 
@@ -167,3 +168,31 @@ def test_iwae_training_selects_the_best_model_by_the_valid_iwae_bound(tmp_path):
     best = max(range(3), key=lambda i: bounds[i])
     assert run.results["best_epoch"] == best + 1
     assert [r["best"] for r in run.metrics][best] is True
+
+
+def test_background_run_perturbs_its_inputs_and_resumes_exactly(tmp_path):
+    from vaelab.runs.config import BACKGROUND_PERTURBATION, BACKGROUND_WEIGHT_DECAY
+
+    base = train(TrainConfig.from_dict(dict(**SMALL, epochs=1, out=str(tmp_path / "base"))), quiet=True)
+    config = lambda epochs, name, **kw: base.config.for_background(  # noqa: E731
+        str(base.run_dir), epochs=epochs, out=str(tmp_path / name), **kw)
+    assert config(4, "c").perturbation == BACKGROUND_PERTURBATION
+    assert config(4, "c").weight_decay == BACKGROUND_WEIGHT_DECAY
+    full = train(config(4, "full", weight_decay=1e-3), quiet=True)
+    part = train(config(2, "part", weight_decay=1e-3), quiet=True)
+    resumed = train(TrainConfig.from_dict(dict(epochs=4)), resume=part.run_dir, quiet=True)
+    wa, wb = load_file(str(full.run_dir / LAST)), load_file(str(resumed.run_dir / LAST))
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)  # the perturbation draws continue where they stopped
+    clean = train(config(4, "clean", perturbation=0.0, weight_decay=1e-3), quiet=True)
+    wc = load_file(str(clean.run_dir / LAST))
+    weights = [k for k in wa if k.startswith("model.encoder.") and k.endswith("weight")]
+    assert weights and not any(torch.equal(wa[k], wc[k]) for k in weights)  # the inputs were perturbed
+    doc = json.loads((full.run_dir / "config.json").read_text())["train"]
+    assert doc["background_of"] == str(base.run_dir) and doc["perturbation"] == BACKGROUND_PERTURBATION
+
+
+@pytest.mark.parametrize("field,value,message", [("perturbation", 1.5, "perturbation must be a rate in [0, 1]"),
+                                                 ("weight_decay", -1.0, "weight_decay must be >= 0")])
+def test_bad_background_settings_are_refused(field, value, message):
+    with pytest.raises(ConfigError, match=message.replace("[", "\\[").replace("]", "\\]")):
+        TrainConfig.from_dict({**SMALL, field: value})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vaelab.cli.options import (INPUT_HELP, add_run, add_scoring_options, load_run, positive_int, print_paths,
-                                progress_bar)
+from vaelab.cli.options import (INPUT_HELP, add_method_options, add_run, add_scoring_options, load_run,
+                                method_options, positive_int, print_paths, progress_bar)
 
 
 def fraction(text: str) -> float:
@@ -20,8 +20,9 @@ def fraction(text: str) -> float:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("anomaly-eval", help="ROC curve, ROC-AUC and average precision of -log p(x) between a "
-                                            "normal and an anomalous set, with a calibrated threshold")
+    p = sub.add_parser("anomaly-eval", help="ROC curve, ROC-AUC and average precision of an anomaly score "
+                                            "(--method) between a normal and an anomalous set, with a calibrated "
+                                            "threshold")
     add_run(p)
     p.add_argument("--normal", nargs="+", required=True, metavar="INPUT", help="normal inputs: " + INPUT_HELP)
     p.add_argument("--anomalous", nargs="+", required=True, metavar="INPUT", help="anomalous inputs")
@@ -32,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibration-limit", type=positive_int, default=1000,
                    help="seeded random images of the calibration set (default 1000)")
     add_scoring_options(p)
+    add_method_options(p)
     p.add_argument("--out", help="output folder (default RUN/anomaly): anomaly.json, scores.csv, roc.png")
     p.set_defaults(func=run)
 
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     result, normal, anomalous, cal = evaluate_detection(
         run_, args.normal, args.anomalous, calibration=args.calibration, k=args.k, fpr=args.fpr,
         resize=args.resize, binarize=args.binarize, limit=args.limit, calibration_limit=args.calibration_limit,
-        seed=args.seed, batch_size=args.batch_size, progress=progress_bar(args.quiet), data_dir=args.data_dir)
+        seed=args.seed, batch_size=args.batch_size, progress=progress_bar(args.quiet), data_dir=args.data_dir,
+        **method_options(args))
     title = f"normal: {', '.join(args.normal)}\nanomalous: {', '.join(args.anomalous)}"
     out = Path(args.out) if args.out else Path(args.run) / "anomaly"
     paths = save_evaluation(out, result, normal, anomalous, cal)

@@ -90,14 +90,42 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
     add_k(p, 1000)
     p.add_argument("--limit", type=positive_int, help="score at most N seeded random images of each input")
     p.add_argument("--resize", action="store_true", help="resize images to the model's height x width (bilinear)")
-    p.add_argument("--binarize", choices=("none", "threshold"), help="threshold grayscale inputs at 0.5 (for "
-                   "models with a Bernoulli likelihood)")
+    p.add_argument("--binarize", choices=("none", "threshold", "dynamic"),
+                   help="binarize grayscale inputs: threshold at 0.5, or dynamic (one Bernoulli draw, seed 0) "
+                        "(default: as the run's training data were)")
     p.add_argument("--data-dir", help="data root for named data sets other than the run's own (default: the run's "
                    "--data-dir, else $VAELAB_DATA_DIR, else ~/.cache/vaelab/data)")
     p.add_argument("--batch-size", type=positive_int, default=100, help="images per batch (default 100)")
     p.add_argument("--seed", type=int, default=0)
     add_device(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_method_options(p: argparse.ArgumentParser) -> None:
+    """--method and its settings, for the commands that score inputs (score, anomaly-eval). Names are checked
+    when the command runs, so a wrong one gets vaelab's one-line error."""
+    from vaelab.runs.anomaly_config import (COMPRESSORS, DEFAULT_COMPRESSOR, DEFAULT_METHOD, DEFAULT_REGRET_STEPS,
+                                            METHODS)
+
+    g = p.add_argument_group("anomaly score (higher = more anomalous; docs/anomaly.md)")
+    g.add_argument("--method", metavar="METHOD",
+                   help="; ".join(f"{name}: {what}" for name, what in METHODS.items()) +
+                        f" (default {DEFAULT_METHOD}" + ("; nll for a run on a table)" if DEFAULT_METHOD == "complexity"
+                                                         else ")"))
+    g.add_argument("--batch", type=positive_int, default=1, metavar="M",
+                   help="typicality: score batches of M inputs together (default 1: each input, |-log p(x) - H|)")
+    g.add_argument("--background", metavar="RUN", help="ratio: the background run, trained with "
+                   "vaelab train --background-of RUN")
+    g.add_argument("--regret-steps", type=positive_int, default=DEFAULT_REGRET_STEPS, metavar="N",
+                   help=f"regret: Adam steps of fine-tuning the encoder on each input (default {DEFAULT_REGRET_STEPS})")
+    g.add_argument("--compressor", default=DEFAULT_COMPRESSOR, metavar="NAME",
+                   help=f"complexity: {', '.join(COMPRESSORS)} (default {DEFAULT_COMPRESSOR})")
+
+
+def method_options(args: argparse.Namespace) -> dict:
+    """The keyword arguments of vaelab.evaluation.anomaly's scoring functions from --method and its settings."""
+    return dict(method=args.method, batch=args.batch, background=args.background, regret_steps=args.regret_steps,
+                compressor=args.compressor)
 
 
 def load_run(args: argparse.Namespace, which: str = "best"):

@@ -27,6 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"importance samples of an anomaly score (default {d.default_k})")
     p.add_argument("--max-k", type=positive_int, default=d.max_k,
                    help=f"largest k a request may ask (default {d.max_k})")
+    p.add_argument("--background", metavar="RUN", help="a background run (vaelab train --background-of RUN): "
+                   "offers the ratio anomaly score")
     p.add_argument("--map-points", type=positive_int, default=d.map_points,
                    help=f"test examples on the latent map (default {d.map_points})")
     p.add_argument("--quiet", action="store_true", help="no access log")
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     limits = Limits(max_batch=args.max_batch, max_body_bytes=args.max_body_bytes,
                     max_upload_pixels=args.max_upload_pixels, default_k=args.score_k,
                     max_k=max(args.max_k, args.score_k), map_points=args.map_points)
-    app = create_app(args.run, limits, device=str(resolve_device(args.device)))
+    app = create_app(args.run, limits, device=str(resolve_device(args.device)), background=args.background)
     service = app.state.service
     try:
         m = service.latent_map()  # computed before listening, so the first page load is fast

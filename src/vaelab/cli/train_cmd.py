@@ -26,9 +26,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    """TrainConfig from --config (if any) overlaid with the options given on the command line."""
+    """TrainConfig from --config (if any) overlaid with the options given on the command line; with
+    --background-of RUN, RUN's config made a background model's (TrainConfig.for_background)."""
     from vaelab.runs.config import TrainConfig
 
+    if args.background_of:
+        from vaelab.runs.files import read_config
+
+        if args.config:
+            raise ConfigError("--background-of takes the data set and network from RUN's config.json: give "
+                              "--background-of or --config, not both")
+        saved, _, _ = read_config(Path(args.background_of))
+        given = {k: v for k, v in overrides(args).items() if k != "background_of"}
+        return saved.for_background(args.background_of, **given)
     base: dict = {}
     if args.recipe and args.config:
         raise ConfigError("give --recipe or --config, not both (a recipe is a config)")

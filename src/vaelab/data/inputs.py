@@ -147,7 +147,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 def fit_inputs(inputs: Inputs, image_shape: tuple[int, int, int], likelihood: str, *, resize: bool = False,
                binarize: str | None = None, table: bool = False) -> torch.Tensor:
-    """``inputs.x`` checked (and, when asked, resized or thresholded) to fit a model of ``image_shape``
+    """``inputs.x`` checked (and, when asked, resized or binarized) to fit a model of ``image_shape``
     (C, H, W) and ``likelihood``; a DataError says what was expected otherwise. ``table``: the model was
     trained on a standardised table (rows (N, 1, 1, F), any real values)."""
     x = inputs.x
@@ -176,10 +176,14 @@ def fit_inputs(inputs: Inputs, image_shape: tuple[int, int, int], likelihood: st
     lo, hi = float(x.min()), float(x.max())
     if lo < 0 or hi > 1:
         raise DataError(f"{what}: pixel values from {lo:g} to {hi:g} (expected values in [0, 1])")
-    if binarize not in (None, "none", "threshold"):
-        raise DataError(f"unknown binarize {binarize!r} (expected none or threshold)")
+    if binarize not in (None, "none", "threshold", "dynamic"):
+        raise DataError(f"unknown binarize {binarize!r} (expected none, threshold or dynamic)")
     if binarize == "threshold":
         x = (x > 0.5).to(torch.float32)
+    elif binarize == "dynamic":  # one Bernoulli draw, seeded as a dynamically binarized run's valid/test splits
+        from vaelab.data.binarize import EVAL_BINARIZATION_SEED
+
+        x = torch.bernoulli(x.to(torch.float32), generator=torch.Generator().manual_seed(EVAL_BINARIZATION_SEED))
     if likelihood == "bernoulli":
         gray = (x != 0) & (x != 1)
         if bool(gray.any()):

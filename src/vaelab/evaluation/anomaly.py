@@ -1,10 +1,12 @@
-"""Anomaly detection with a VAE's likelihood: score = -log p(x), estimated by importance sampling.
+"""Anomaly detection with a VAE: score inputs (one of the methods of vaelab.runs.anomaly_scores: -log p(x),
+input complexity, typicality, a likelihood ratio, likelihood regret; higher = more anomalous), and measure how
+well a score separates a normal set from an anomalous one.
 
-High scores are unlikely inputs. ``detection_metrics`` measures how well the score separates a normal set
-from an anomalous one (ROC-AUC and average precision, anomalous = positive class), and
-``calibrate_threshold`` picks the threshold that flags a chosen fraction of normal (validation) data.
+``detection_metrics`` gives ROC-AUC and average precision (anomalous = positive class), and
+``calibrate_threshold`` picks the threshold that flags a chosen fraction of normal (validation) data. INPUT
+specs are loaded and preprocessed as the run's training data was (thresholded for a thresholded run).
 Caveat (Nalisnick et al. 2019): a likelihood can rank some out-of-distribution data as *more* likely than
-the training data, so a low score is not proof that an input is in-distribution.
+the training data (a blank image under a digit model); the other methods correct for that (docs/anomaly.md).
 """
 
 from __future__ import annotations
@@ -19,22 +21,16 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from vaelab.errors import ConfigError, VaelabError
+from vaelab.errors import ConfigError
+from vaelab.runs.anomaly_scores import AnomalyScorer, nll_scores
 from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 
 
 def anomaly_scores(model: torch.nn.Module, x: torch.Tensor, k: int = 1000, *, batch_size: int = 100, seed: int = 0,
                    progress: Callable[[int], None] | None = None) -> np.ndarray:
-    """-log p(x) in nats for each image of x (N, C, H, W), importance-sampled with k samples: (N,) float64."""
-    from vaelab.models.importance import log_likelihood
-
-    if not model.has_density:
-        raise VaelabError("anomaly scores need a VAE (an autoencoder has no likelihood p(x))")
-    if k < 1:
-        raise ConfigError(f"k (importance samples) must be >= 1, got {k}")
-    dev = next(model.parameters()).device
-    logp = log_likelihood(model, x.to(dev), k=k, batch_size=batch_size, seed=seed, progress=progress)
-    return (-logp).double().cpu().numpy()
+    """-log p(x) in nats for each image of x (N, C, H, W), importance-sampled with k samples: (N,) float64 (the
+    ``nll`` method; vaelab.runs.anomaly_scores has the others)."""
+    return nll_scores(model, x, k, batch_size=batch_size, seed=seed, progress=progress)
 
 
 def calibrate_threshold(normal_scores: np.ndarray, fpr: float) -> float:
@@ -72,11 +68,12 @@ def detection_metrics(normal_scores: np.ndarray, anomalous_scores: np.ndarray) -
 
 @dataclass
 class ScoredSet:
-    """The scores of one INPUT spec."""
+    """The scores of one INPUT spec: one per image, or one per batch of M images (typicality with M > 1)."""
 
     spec: str
     names: list[str]
-    scores: np.ndarray  # (N,) -log p(x), nats
+    scores: np.ndarray  # (N,) nats, higher = more anomalous
+    method: str = "nll"
 
     def summary(self) -> dict[str, float]:
         s = self.scores
@@ -85,13 +82,17 @@ class ScoredSet:
 
 
 def scores_csv(sets: Sequence[ScoredSet], group: Sequence[str] | None = None) -> str:
-    """CSV text: one row per image (input spec, its name, -log p(x), log p(x)[, group])."""
+    """CSV text: one row per image (or batch): input spec, its name, the score (for ``nll``: score_neg_log_px
+    and log_px; else score_METHOD) [, group]."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["input", "name", "score_neg_log_px", "log_px"] + (["set"] if group else []))
+    method = sets[0].method if sets else "nll"
+    columns = ["score_neg_log_px", "log_px"] if method == "nll" else [f"score_{method}"]
+    w.writerow(["input", "name", *columns] + (["set"] if group else []))
     for i, s in enumerate(sets):
         for name, v in zip(s.names, s.scores):
-            w.writerow([s.spec, name, f"{v:.4f}", f"{-v:.4f}"] + ([group[i]] if group else []))
+            values = [f"{v:.4f}", f"{-v:.4f}"] if method == "nll" else [f"{v:.4f}"]
+            w.writerow([s.spec, name, *values] + ([group[i]] if group else []))
     return buf.getvalue()
 
 
@@ -109,6 +110,9 @@ class AnomalyEvaluation:
     n_normal: int
     n_anomalous: int
     k: int
+    method: str  # the score (vaelab.runs.anomaly_scores)
+    score: str  # what the score is, in words, with its settings
+    per_batch: int  # inputs per score: typicality's M, else 1
     fpr_target: float
     threshold: float  # score > threshold is flagged anomalous
     calibration: str  # the INPUT spec the threshold was calibrated on
@@ -124,15 +128,18 @@ class AnomalyEvaluation:
         return asdict(self)
 
     def summary_lines(self) -> list[str]:
-        return [f"ROC-AUC {self.auroc:.4f}   average precision {self.average_precision:.4f}   "
-                f"({self.n_normal} normal, {self.n_anomalous} anomalous, k = {self.k})",
+        unit = f" batches of {self.per_batch}" if self.per_batch > 1 else ""
+        return [self.score,
+                f"ROC-AUC {self.auroc:.4f}   average precision {self.average_precision:.4f}   "
+                f"({self.n_normal} normal, {self.n_anomalous} anomalous{unit}; method {self.method})",
                 f"threshold {self.threshold:.2f} nats (flags {100 * self.calibration_fpr:.1f}% of {self.calibration}, "
                 f"target false-positive rate {100 * self.fpr_target:g}%): flags {100 * self.test_fpr:.1f}% of the "
                 f"normal set and {100 * self.test_tpr:.1f}% of the anomalous set"]
 
 
 def evaluate_scores(normal: Sequence[ScoredSet], anomalous: Sequence[ScoredSet], calibration: ScoredSet,
-                    fpr: float, k: int) -> AnomalyEvaluation:
+                    fpr: float, k: int, method: str = "nll", score: str = "", per_batch: int = 1
+                    ) -> AnomalyEvaluation:
     """Detection metrics and the calibrated operating point from already computed scores."""
     n = np.concatenate([s.scores for s in normal])
     a = np.concatenate([s.scores for s in anomalous])
@@ -141,7 +148,8 @@ def evaluate_scores(normal: Sequence[ScoredSet], anomalous: Sequence[ScoredSet],
     test_fpr, test_tpr = rates_at(t, n, a)
     return AnomalyEvaluation(
         auroc=m["auroc"], average_precision=m["average_precision"], n_normal=m["n_normal"],
-        n_anomalous=m["n_anomalous"], k=k, fpr_target=fpr, threshold=t, calibration=calibration.spec,
+        n_anomalous=m["n_anomalous"], k=k, method=method, score=score, per_batch=per_batch,
+        fpr_target=fpr, threshold=t, calibration=calibration.spec,
         calibration_fpr=float(np.mean(calibration.scores > t)), test_fpr=test_fpr, test_tpr=test_tpr,
         normal=[s.spec for s in normal], anomalous=[s.spec for s in anomalous],
         roc_fpr=m["roc_fpr"], roc_tpr=m["roc_tpr"])
@@ -170,9 +178,8 @@ def run_inputs_loader(run: Any, data_dir: str | Path | None = None) -> Callable[
     from functools import lru_cache
 
     from vaelab.data.inputs import load_inputs
-    from vaelab.runs.data import load_data
-
     from vaelab.data.tables import table_scaling
+    from vaelab.runs.data import load_data
 
     own = lru_cache(maxsize=1)(lambda: load_data(run.config))
     root = data_dir if data_dir is not None else run.config.data_dir
@@ -180,67 +187,102 @@ def run_inputs_loader(run: Any, data_dir: str | Path | None = None) -> Callable[
     return lambda spec: load_inputs(spec, data_dir=root, datasets={run.config.dataset: own}, table=table)
 
 
+def run_binarization(run: Any) -> str:
+    """How the run's training data were binarized (none, threshold or dynamic): what new inputs get too."""
+    return run.config.binarize or "none"
+
+
 def prepare_specs(run: Any, specs: Sequence[str], *, resize: bool = False, binarize: str | None = None,
                   limit: int | None = None, seed: int = 0, loader: Callable[[str], Any] | None = None
                   ) -> list[tuple[str, list[str], torch.Tensor]]:
     """(spec, names, images fitted to the model) for each INPUT spec; ``limit`` keeps a seeded random subset of
-    each. Inputs that do not fit the model raise a DataError here, before any (slow) scoring."""
+    each. ``binarize`` None: as the run's training data were (``run_binarization``). Inputs that do not fit
+    the model raise a DataError here, before any (slow) scoring."""
     from vaelab.data.inputs import fit_inputs
+    from vaelab.errors import VaelabError
 
     if not run.model.has_density:
         raise VaelabError(f"{run.run_dir}: anomaly scores need a VAE run (an autoencoder has no likelihood p(x))")
     load = loader or run_inputs_loader(run)
+    mode = run_binarization(run) if binarize is None else binarize
     prepared = []
     for spec in specs:
         inputs = load(spec)
         if limit is not None and limit < len(inputs):
             inputs = inputs.subset(torch.randperm(len(inputs), generator=torch.Generator().manual_seed(seed))[:limit])
         x = fit_inputs(inputs, run.model_config.image_shape, run.model_config.likelihood, resize=resize,
-                       binarize=binarize, table=run.model_config.gaussian_mean == "identity")
+                       binarize=mode, table=run.model_config.gaussian_mean == "identity")
         prepared.append((spec, inputs.names, x))
     return prepared
 
 
-def score_prepared(run: Any, prepared: Sequence[tuple[str, list[str], torch.Tensor]], k: int = 1000, *,
-                   seed: int = 0, batch_size: int = 100,
+def _batched(names: list[str], x: torch.Tensor, m: int, seed: int) -> tuple[list[str], torch.Tensor]:
+    """The images in a seeded random order, cut to a multiple of m, and one name per batch of m."""
+    if m == 1:
+        return names, x
+    if x.shape[0] < m:
+        raise ConfigError(f"a batch of M = {m} needs at least {m} images per input, got {x.shape[0]}")
+    order = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))[: (x.shape[0] // m) * m]
+    picked = [names[i] for i in order.tolist()]
+    return [f"batch {j} ({picked[j * m]} ... {picked[j * m + m - 1]})" for j in range(len(picked) // m)], x[order]
+
+
+def score_prepared(scorer: AnomalyScorer, prepared: Sequence[tuple[str, list[str], torch.Tensor]],
                    progress: Callable[[str, int, int], None] | None = None) -> list[ScoredSet]:
-    """Score prepared inputs; ``progress(spec, done, total)`` after each batch."""
+    """Score prepared inputs; ``progress(spec, done, total)`` after each batch. Typicality with M > 1 scores
+    batches of M images drawn in a seeded random order from each input (a remainder is left out)."""
     out = []
     for spec, names, x in prepared:
+        names, x = _batched(names, x, scorer.per_batch, scorer.seed)
         cb = (lambda done, spec=spec, total=x.shape[0]: progress(spec, done, total)) if progress else None
-        out.append(ScoredSet(spec, names, anomaly_scores(run.model, x, k, batch_size=batch_size, seed=seed,
-                                                         progress=cb)))
+        out.append(ScoredSet(spec, names, scorer.score(x, progress=cb), scorer.method))
     return out
 
 
-def score_specs(run: Any, specs: Sequence[str], k: int = 1000, *, resize: bool = False, binarize: str | None = None,
-                limit: int | None = None, seed: int = 0, batch_size: int = 100,
-                progress: Callable[[str, int, int], None] | None = None,
-                data_dir: str | Path | None = None) -> list[ScoredSet]:
-    """Score every INPUT spec (see vaelab.data.inputs) with a run's model: -log p(x) per image."""
+def make_scorer(run: Any, method: str | None = None, k: int = 1000, **options: Any) -> AnomalyScorer:
+    """An AnomalyScorer for ``run`` (``method`` None: the default, vaelab.runs.anomaly_scores.default_method);
+    ``options``: batch, background (a Run or a run directory), regret_steps, regret_lr, compressor, seed,
+    batch_size (see AnomalyScorer)."""
+    background = options.pop("background", None)
+    if background is not None and not hasattr(background, "model"):
+        from vaelab.runs import load
+
+        background = load(background, device=next(run.model.parameters()).device)
+    return AnomalyScorer(run, method, k, background=background, **options)
+
+
+def score_specs(run: Any, specs: Sequence[str], k: int = 1000, *, method: str | None = None, resize: bool = False,
+                binarize: str | None = None, limit: int | None = None, seed: int = 0, batch_size: int = 100,
+                progress: Callable[[str, int, int], None] | None = None, data_dir: str | Path | None = None,
+                **options: Any) -> list[ScoredSet]:
+    """Score every INPUT spec (see vaelab.data.inputs) with a run's model and ``method``; ``options`` as
+    ``make_scorer``'s (the method's own settings)."""
+    scorer = make_scorer(run, method, k, seed=seed, batch_size=batch_size, **options)
     prepared = prepare_specs(run, specs, resize=resize, binarize=binarize, limit=limit, seed=seed,
                              loader=run_inputs_loader(run, data_dir))
-    return score_prepared(run, prepared, k, seed=seed, batch_size=batch_size, progress=progress)
+    return score_prepared(scorer, prepared, progress)
 
 
-def evaluate_detection(run: Any, normal: Sequence[str], anomalous: Sequence[str], *, calibration: str | None = None,
-                 k: int = 1000, fpr: float = 0.05, resize: bool = False, binarize: str | None = None,
-                 limit: int | None = None, calibration_limit: int | None = 1000, seed: int = 0,
-                 batch_size: int = 100, progress: Callable[[str, int, int], None] | None = None,
-                 data_dir: str | Path | None = None
-                 ) -> tuple[AnomalyEvaluation, list[ScoredSet], list[ScoredSet], ScoredSet]:
-    """Score the normal and anomalous INPUT specs and the calibration set (default: the run's valid split) and
-    return the evaluation with the scored sets."""
+def evaluate_detection(run: Any, normal: Sequence[str], anomalous: Sequence[str], *, method: str | None = None,
+                       calibration: str | None = None, k: int = 1000, fpr: float = 0.05, resize: bool = False,
+                       binarize: str | None = None, limit: int | None = None, calibration_limit: int | None = 1000,
+                       seed: int = 0, batch_size: int = 100, progress: Callable[[str, int, int], None] | None = None,
+                       data_dir: str | Path | None = None, **options: Any
+                       ) -> tuple[AnomalyEvaluation, list[ScoredSet], list[ScoredSet], ScoredSet]:
+    """Score the normal and anomalous INPUT specs and the calibration set (default: the run's valid split) with
+    ``method`` and return the evaluation with the scored sets; ``options`` as ``make_scorer``'s."""
     if not normal or not anomalous:
         raise ConfigError("need at least one normal and one anomalous input (--normal ... --anomalous ...)")
+    scorer = make_scorer(run, method, k, seed=seed, batch_size=batch_size, **options)
     loader = run_inputs_loader(run, data_dir)
     calibration = calibration or f"{run.config.dataset}:valid"
     opts = dict(resize=resize, binarize=binarize, seed=seed, loader=loader)
     cal_p = prepare_specs(run, [calibration], limit=calibration_limit, **opts)
     n_p = prepare_specs(run, normal, limit=limit, **opts)
     a_p = prepare_specs(run, anomalous, limit=limit, **opts)
-    score = dict(seed=seed, batch_size=batch_size, progress=progress)
-    cal = score_prepared(run, cal_p, k, **score)[0]
-    n = score_prepared(run, n_p, k, **score)
-    a = score_prepared(run, a_p, k, **score)
-    return evaluate_scores(n, a, cal, fpr, k), n, a, cal
+    cal = score_prepared(scorer, cal_p, progress)[0]
+    n = score_prepared(scorer, n_p, progress)
+    a = score_prepared(scorer, a_p, progress)
+    result = evaluate_scores(n, a, cal, fpr, k, method=scorer.method, score=scorer.describe(),
+                             per_batch=scorer.per_batch)
+    return result, n, a, cal

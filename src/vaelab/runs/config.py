@@ -16,6 +16,9 @@ from vaelab.models.config import ESTIMATORS, OBJECTIVES, ModelConfig, check_obje
 BINARIZATIONS = ("none", "threshold", "dynamic")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("fp32", "bf16")
+# A background model's defaults (Ren et al. 2019), chosen on the normal data's valid split (docs/anomaly.md)
+BACKGROUND_PERTURBATION = 0.3
+BACKGROUND_WEIGHT_DECAY = 1e-3
 
 
 @dataclass
@@ -75,6 +78,15 @@ class TrainConfig:
     tensorboard_images_every: int = option(10, "epochs between TensorBoard's image grids")
     init_from: str | None = option(None, "start from this run's best weights (same network; a new run, "
                                          "e.g. IWAE fine-tuning of an ELBO run)")
+    background_of: str | None = option(None, "train the background model of this RUN for `vaelab score --method "
+                                             "ratio`: RUN's data set, network and training options, on inputs "
+                                             "perturbed as Ren et al. (2019) do (--perturbation, --weight-decay)",
+                                       flag="--background-of")
+    perturbation: float | None = option(None, "rate at which each training pixel is replaced by a uniform random "
+                                              "value, drawn afresh every batch (Ren et al. 2019) (default 0, or "
+                                              f"{BACKGROUND_PERTURBATION:g} with --background-of)")
+    weight_decay: float | None = option(None, "L2 penalty on the weights (Adam's weight_decay) (default 0, or "
+                                              f"{BACKGROUND_WEIGHT_DECAY:g} with --background-of)")
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -87,6 +99,11 @@ class TrainConfig:
             self.k = 50
         if self.image_size is not None:
             self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
+        background = self.background_of is not None
+        if self.perturbation is None:  # config.json records the value used
+            self.perturbation = BACKGROUND_PERTURBATION if background else 0.0
+        if self.weight_decay is None:
+            self.weight_decay = BACKGROUND_WEIGHT_DECAY if background else 0.0
         self.validate()
 
     def validate(self) -> None:
@@ -126,6 +143,23 @@ class TrainConfig:
             raise ConfigError(f"max_minutes must be > 0, got {self.max_minutes}")
         if self.patience is not None and self.patience < 1:
             raise ConfigError(f"patience must be >= 1 epochs, got {self.patience}")
+        if not 0 <= float(self.perturbation or 0.0) <= 1:
+            raise ConfigError(f"perturbation must be a rate in [0, 1], got {self.perturbation}")
+        if not float(self.weight_decay or 0.0) >= 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+    def for_background(self, run_dir: str, **overrides: Any) -> "TrainConfig":
+        """The config of the background model of the run this config trained (in ``run_dir``): the same data set,
+        network and training options, with ``background_of`` set (so the perturbation and weight decay take
+        their background defaults unless ``overrides`` give them), a fresh run directory and no warm start."""
+        d = self.to_dict()
+        d.update(out=None, init_from=None, tensorboard=False, background_of=str(run_dir), perturbation=None,
+                 weight_decay=None)
+        model = overrides.pop("model", None)
+        d.update(overrides)
+        if model:
+            d["model"] = {**d["model"], **model}
+        return TrainConfig.from_dict(d)
 
     @property
     def noise_samples(self) -> int:

@@ -170,13 +170,19 @@ BAD_INDEX = {422: {"model": ErrorResponse, "description": "the point index is no
 
 
 def create_app(run: Run | str | Path, limits: Limits | None = None, *,
-               data: Dataset | Callable[[], Dataset] | None = None, device: str = "cpu") -> FastAPI:
-    """The app serving ``run`` (a Run or a run directory); ``data`` replaces the run's data set for the map."""
+               data: Dataset | Callable[[], Dataset] | None = None, device: str = "cpu",
+               background: Run | str | Path | None = None) -> FastAPI:
+    """The app serving ``run`` (a Run or a run directory); ``data`` replaces the run's data set for the map (and
+    typicality's H); ``background`` (a background run, vaelab train --background-of) offers the ratio score."""
     run = run if isinstance(run, Run) else load(run, device=device)
+    if background is not None and not isinstance(background, Run):
+        background = load(background, device=device)
     limits = limits or Limits()
-    service = ModelService(run, limits, data)
+    service = ModelService(run, limits, data, background)
     shape = service.image_shape
-    models = request_models(service.latent_dim, shape, limits, service.n_classes)
+    methods = service.score_methods or ("nll",)
+    models = request_models(service.latent_dim, shape, limits, service.n_classes, methods,
+                            service.default_score_method)
     DecodeRequest, EncodeRequest = models.decode, models.encode
     SampleRequest, ScoreRequest = models.sample, models.score
     request_classes = {"/api/decode": DecodeRequest, "/api/encode": EncodeRequest, "/api/sample": SampleRequest,
@@ -261,23 +267,25 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, *,
         return {"images": images_out(x, req.format), "z": z.tolist(), "seed": seed, "temperature": req.temperature,
                 "format": req.format, "shape": list(shape), "model_ms": ms}
 
-    @app.post("/api/score", response_model=ScoreResponse, responses=ERRORS,
-              summary="Anomaly scores -log p(x), importance-sampled (higher = less likely under the model)")
+    @app.post("/api/score", response_model=ScoreResponse, responses={**ERRORS, **NOT_FOUND},
+              summary="Anomaly scores (higher = more anomalous): -log p(x), complexity, typicality, ratio or regret")
     def score(req: ScoreRequest, response: Response) -> dict[str, Any]:  # type: ignore[valid-type]
         if not service.is_vae:
             raise NotSupported("this run is an autoencoder (model 'ae'), which defines no density p(x): "
                                "scores need a VAE run")
+        if req.method == "regret" and len(req.images) > limits.max_regret_images:
+            raise imgs.ImageError(f"{len(req.images)} images for likelihood regret, over the limit of "
+                                  f"{limits.max_regret_images} (each fine-tunes its own copy of the encoder)")
         work = len(req.images) * req.k
-        if work > limits.max_score_samples:
+        if req.method != "regret" and work > limits.max_score_samples:
             raise imgs.ImageError(f"{len(req.images)} images x k = {req.k} is {work} importance samples, over the "
                                   f"limit of {limits.max_score_samples}: send fewer images or a smaller k")
         x = model_input(req.images, req.resize, req.binarize, need_binary=service.likelihood == "bernoulli")
-        s, ms = service.score(x, req.k, req.seed, getattr(req, "label", None))
+        s, nll, ms = service.score(x, req.k, req.seed, getattr(req, "label", None), req.method)
         timed(response, ms)
-        finite = np.isfinite(s)
-        return {"scores": [float(v) if f else None for v, f in zip(s, finite)],
-                "log_px": [float(-v) if f else None for v, f in zip(s, finite)], "k": req.k, "seed": req.seed,
-                "units": "nats", "model_ms": ms}
+        finite = lambda a: [float(v) if np.isfinite(v) else None for v in a]  # noqa: E731
+        return {"scores": finite(s), "method": req.method, "log_px": None if nll is None else finite(-nll),
+                "k": req.k, "seed": req.seed, "units": "nats", "model_ms": ms}
 
     @app.get("/api/latent-map", response_model=LatentMapResponse, responses=NOT_FOUND,
              summary="The test set's posterior means in 2-D (PCA for D > 2), with labels and colours")

@@ -26,12 +26,13 @@ class Limits:
     default_k: int = 1000  # importance samples of a score when the request names none
     max_k: int = 5000  # importance samples per image
     max_score_samples: int = 100_000  # images x k of one score request (decoder passes; ~1 s for an MNIST MLP)
+    max_regret_images: int = 16  # images of one likelihood-regret request (each fine-tunes its own encoder)
     map_points: int = 5000  # test examples on the latent map (seeded random subset)
     body_timeout_s: float = 30.0  # a request body not received within this time gets 408
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_body_bytes", "max_upload_pixels", "default_k", "max_k",
-                     "max_score_samples", "map_points"):
+                     "max_score_samples", "max_regret_images", "map_points"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"server limit {name} must be >= 1, got {getattr(self, name)}")
         if not self.max_abs_latent > 0 or not self.body_timeout_s > 0:

@@ -54,9 +54,11 @@ def _list(item: Any, lo: int, hi: int) -> Any:
 
 
 def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: Limits,
-                   n_classes: int = 0) -> RequestModels:
+                   n_classes: int = 0, methods: tuple[str, ...] = ("nll",), default_method: str = "nll"
+                   ) -> RequestModels:
     """Request models for a model with ``latent_dim`` D and images ``image_shape`` (C, H, W); a conditional
-    model (``n_classes`` > 0) takes a class ``label`` with each request."""
+    model (``n_classes`` > 0) takes a class ``label`` with each request. ``methods``: the anomaly scores this
+    server offers (vaelab.runs.anomaly_scores; ratio only with a background run)."""
     c, h, w = image_shape
     d, batch, zmax = latent_dim, limits.max_batch, float(limits.max_abs_latent)
     vector = _list(_number(-zmax, zmax), d, d)
@@ -79,7 +81,10 @@ def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: L
     seed_doc = f"an integer from 0 to {MAX_SEED}"
     label_type = Optional[_integer(0, max(n_classes - 1, 0))]  # type: ignore[valid-type]
     label_doc = (f"the class y, 0 to {n_classes - 1}, of this conditional model (required for decode, encode and "
-                 "sample; a score without it is log p(x) = log mean_y p(x|y))")
+                 "sample; a score without it is log p(x) = log mean_y p(x|y); a score with it is method nll's)")
+    method_type = Literal[tuple(methods)]  # type: ignore[valid-type]
+    method_doc = (f"the anomaly score: {', '.join(methods)} (default {default_method}; higher = more anomalous; "
+                  "regret takes at most " f"{limits.max_regret_images} images)")
 
     class _Labelled(_Strict):
         label: label_type = Field(None, description=label_doc)  # type: ignore[valid-type]
@@ -112,9 +117,10 @@ def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: L
         format: ImageFormat = Field("png", description=fmt_doc)
 
     class ScoreRequest(Base):  # type: ignore[valid-type, misc]
-        """Images to score with -log p(x), importance-sampled with k samples per image."""
+        """Images to score: -log p(x), importance-sampled with k samples per image, or a correction of it."""
 
         images: images_field = Field(description=image_doc)  # type: ignore[valid-type]
+        method: method_type = Field(default_method, description=method_doc)  # type: ignore[valid-type]
         k: _integer(1, limits.max_k) = Field(  # type: ignore[valid-type]
             limits.default_k, description=f"importance samples per image, 1 to {limits.max_k}; images x k at most "
                                           f"{limits.max_score_samples}")
@@ -130,6 +136,7 @@ def request_models(latent_dim: int, image_shape: tuple[int, int, int], limits: L
         "resize": "resize is true or false", "binarize": "binarize is true or false",
         "return_inputs": "return_inputs is true or false", "index": "index is a point number of the latent map",
         "label": f"label is {label_doc}" if n_classes else "label is only for a conditional model",
+        "method": f"method is one of {', '.join(methods)}",
     }
     return RequestModels(DecodeRequest, EncodeRequest, SampleRequest, ScoreRequest, expected)
 
@@ -162,6 +169,8 @@ class InfoResponse(BaseModel):
     version: str
     n_classes: int = Field(0, description="classes of a conditional model (0: not conditional)")
     class_names: Optional[list[str]] = None
+    score_methods: list[str] = Field(default_factory=list, description="the anomaly scores /api/score offers")
+    default_score_method: Optional[str] = None
 
     model_config = ConfigDict(populate_by_name=True, protected_namespaces=())
 
@@ -193,8 +202,11 @@ class SampleResponse(BaseModel):
 
 
 class ScoreResponse(BaseModel):
-    scores: list[Optional[float]] = Field(description="-log p(x) per image, nats (higher = less likely)")
-    log_px: list[Optional[float]] = Field(description="log p(x) per image, nats")
+    scores: list[Optional[float]] = Field(description="the method's anomaly score per image, nats (higher = more "
+                                                      "anomalous); for nll, -log p(x)")
+    method: str = Field(description="the anomaly score: nll, complexity, typicality, ratio or regret")
+    log_px: Optional[list[Optional[float]]] = Field(description="log p(x) per image, nats, importance-sampled (null "
+                                                                "for regret, which does not compute it)")
     k: int
     seed: int
     units: Literal["nats"] = "nats"

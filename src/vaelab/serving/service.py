@@ -100,10 +100,18 @@ def plane_maps(mu: np.ndarray, coords: np.ndarray, method: str) -> tuple[np.ndar
 class ModelService:
     """A run's model behind a lock, with the operations the API offers."""
 
-    def __init__(self, run: Run, limits: Limits | None = None, data: Dataset | Callable[[], Dataset] | None = None):
+    def __init__(self, run: Run, limits: Limits | None = None, data: Dataset | Callable[[], Dataset] | None = None,
+                 background: Run | None = None):
         self.run = run
         self.model = run.model
         self.model.eval()
+        self.background = background  # the ratio score's background run, when the server was given one
+        if background is not None:
+            from vaelab.runs.anomaly_scores import check_background
+
+            check_background(run, background)
+            background.model.eval()
+        self._entropy: dict[tuple[int, int], float] = {}  # typicality's H per (k, seed)
         self.limits = limits or Limits()
         self.device = next(self.model.parameters()).device
         self._data = data
@@ -160,7 +168,24 @@ class ModelService:
                 "epochs_trained": len(self.run.metrics), "limits": self.limits.to_dict(),
                 "score_k": self.limits.default_k, "device": str(self.device), "version": __version__,
                 "n_classes": self.n_classes, "class_names": self.run.data_info.get("class_names") if self.n_classes
-                else None}
+                else None, "score_methods": list(self.score_methods) if self.is_vae else [],
+                "default_score_method": self.default_score_method if self.is_vae else None}
+
+    @property
+    def score_methods(self) -> tuple[str, ...]:
+        """The anomaly scores this server offers: every method, but the ratio only with a background run, regret
+        only for an unconditional model, complexity only for images (not a table)."""
+        from vaelab.runs.anomaly_config import METHODS
+
+        table = self.run.model_config.gaussian_mean == "identity"
+        return tuple(m for m in METHODS if (m != "ratio" or self.background is not None)
+                     and (m != "regret" or not self.n_classes) and (m != "complexity" or not table))
+
+    @property
+    def default_score_method(self) -> str:
+        from vaelab.runs.anomaly_scores import default_method
+
+        return default_method(self.run)
 
     # ------------------------------------------------------------------------------ model calls
     def _timed(self, op: str, fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -211,21 +236,64 @@ class ModelService:
         (images, z), ms = self._timed("sample", draw)
         return images, z.double().cpu().numpy(), seed, ms
 
-    def score(self, x: torch.Tensor, k: int, seed: int = 0, label: int | None = None) -> tuple[np.ndarray, float]:
-        """-log p(x) (B,) in nats by importance sampling with k samples (``anomaly_scores``), and ms."""
+    def score(self, x: torch.Tensor, k: int, seed: int = 0, label: int | None = None,
+              method: str = "nll") -> tuple[np.ndarray, np.ndarray | None, float]:
+        """The anomaly scores (B,) in nats of images x (B, C, H, W) by ``method`` (vaelab.runs.anomaly_scores), the
+        importance-sampled -log p(x) (B,) they were made from (None for regret), and ms."""
         from vaelab.models.importance import log_likelihood
+        from vaelab.runs import anomaly_scores as scores
 
         if not self.is_vae:
             raise NotSupported("this run is an autoencoder (model 'ae'), which defines no density p(x): "
                                "scores need a VAE run")
-
+        if method not in self.score_methods:
+            why = ("the server has no background run (vaelab serve RUN --background BG)" if method == "ratio"
+                   else "a conditional model's encoder takes the label" if method == "regret" else "unknown method")
+            raise NotSupported(f"method {method!r} is not offered here: {why}; offered: "
+                               f"{', '.join(self.score_methods)}")
+        if label is not None and method != "nll":
+            raise NotSupported("a label scores log p(x|y): it goes with method nll")
         y = self._labels(label, x.shape[0], required=False)  # no label: log p(x) = log mean_y p(x|y)
+        entropy = self._typical_entropy(k, seed) if method == "typicality" else None
+        xd = x.to(self.device)
 
-        def score() -> np.ndarray:
-            logp = log_likelihood(self.model, x.to(self.device), k=k, seed=seed, batch_size=min(100, x.shape[0]), y=y)
-            return (-logp).double().cpu().numpy()
+        def score() -> tuple[np.ndarray, np.ndarray | None]:
+            if method == "regret":
+                return scores.regret_scores(self.run, xd, seed=seed, batch_size=self.limits.max_regret_images), None
+            nll = (-log_likelihood(self.model, xd, k=k, seed=seed, batch_size=min(100, x.shape[0]), y=y)
+                   ).double().cpu().numpy()
+            if method == "complexity":
+                return scores.complexity_scores(self.run, x, nll=nll), nll
+            if method == "typicality":
+                return scores.typicality_of(nll, entropy), nll
+            if method == "ratio":
+                return scores.ratio_scores(self.run, self.background, xd, k, nll=nll, seed=seed,
+                                           batch_size=min(100, x.shape[0])), nll
+            return nll, nll
 
-        return self._timed("score", score)
+        if method == "regret":  # fine-tuning needs gradients: outside inference mode
+            with self._lock:
+                t0 = time.perf_counter()
+                out = score()
+                ms = 1000 * (time.perf_counter() - t0)
+            self.timings.record("score", ms)
+        else:
+            out, ms = self._timed("score", score)
+        return out[0], out[1], ms
+
+    def _typical_entropy(self, k: int, seed: int) -> float:
+        """Typicality's H for (k, seed), computed on first use from the run's valid split (NotAvailable when the
+        run's data cannot be loaded)."""
+        from vaelab.runs.anomaly_scores import typical_entropy
+
+        if (k, seed) not in self._entropy:
+            try:
+                valid = self._dataset().valid
+                with self._lock:
+                    self._entropy[(k, seed)] = typical_entropy(self.run, k, seed=seed, valid=valid)
+            except VaelabError as exc:
+                raise NotAvailable(f"typicality needs the run's valid split for H: {exc}") from None
+        return self._entropy[(k, seed)]
 
     # --------------------------------------------------------------------------------- the map
     def _dataset(self) -> Dataset:

@@ -20,7 +20,8 @@ from typing import Any
 
 import torch
 
-from vaelab.errors import TrainingDiverged, VaelabError
+from vaelab.data.perturb import perturb
+from vaelab.errors import ConfigError, TrainingDiverged, VaelabError
 from vaelab.models import build_model
 from vaelab.models.batched import evaluate
 from vaelab.models.importance import log_likelihood
@@ -88,8 +89,11 @@ def _train(config: TrainConfig, run_dir: Path, resuming: bool, quiet: bool, ctx:
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on each step's activation buffers (docs/benchmarks.md)
     data = load_data(config)
+    if config.perturbation and data.kind == "real":
+        raise ConfigError("--perturbation replaces pixels by uniform values in [0, 1]: it takes images, not a "
+                          "standardised table")
     model_config, model = _build_model(config, data, resuming, device)
-    optimizer = make_optimizer(model, config.lr)
+    optimizer = make_optimizer(model, config.lr, float(config.weight_decay or 0.0))
     average = WeightAverage(model, config.ema_decay) if config.ema_decay > 0 else None
     objective = make_objective(config)
     check_precision(config.precision, device)
@@ -186,6 +190,8 @@ def _train_epoch(step_module: torch.nn.Module, model: torch.nn.Module, optimizer
         if data.dynamic_binarization:  # a fresh binarization each time an image is seen
             u = torch.rand((b, *data.image_shape), device=device)
             x = (ctx.shard(u) < x).to(x.dtype)
+        if config.perturbation:  # a background model's input (Ren et al. 2019): fresh noise every batch
+            x = perturb(x, config.perturbation, binary=data.kind == "binary")
         eps = model.noise(config.noise_samples, b, device=device)  # z noise for the global batch, or None
         if eps is not None:  # each rank uses its slice
             eps = ctx.shard(eps, dim=1)
@@ -290,4 +296,8 @@ def _header(config: TrainConfig, model_config: Any, model: torch.nn.Module, data
     return (f"vaelab: {model_config.kind} on {data.name} {tuple(data.image_shape)} ({n_train} train), "
             f"{model_config.likelihood} likelihood, {sum(p.numel() for p in model.parameters())} parameters, "
             f"device {device}" + (f" x {ctx.world_size} ranks" if ctx.enabled else "") +
-            f", {config.precision}" + (", compiled" if config.compile else "") + f"; run directory {run_dir}")
+            f", {config.precision}" + (", compiled" if config.compile else "") +
+            (f", inputs perturbed at rate {config.perturbation:g}" if config.perturbation else "") +
+            (f", weight decay {config.weight_decay:g}" if config.weight_decay else "") +
+            (f" (background model of {config.background_of})" if config.background_of else "") +
+            f"; run directory {run_dir}")

@@ -20,12 +20,13 @@ def make_objective(config: TrainConfig) -> Objective:
                      use_baseline=config.baseline, free_bits=config.free_bits)
 
 
-def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Adam:
-    """Adam with default betas; the fused kernel (one pass over all parameters) where torch has it."""
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Adam:
+    """Adam with default betas and an L2 penalty ``weight_decay`` (added to the gradients, as a regulariser of
+    the loss is); the fused kernel (one pass over all parameters) where torch has it."""
     try:
-        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     except (RuntimeError, TypeError):  # fused Adam not available for this device or torch build
-        return torch.optim.Adam(model.parameters(), lr=lr)
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
 
 def batches(train_x: torch.Tensor | StreamingSplit, perm: torch.Tensor, batch_size: int,

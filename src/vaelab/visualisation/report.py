@@ -207,8 +207,13 @@ def build_report(run: Run | str | Path, seed: int = 0, n_samples: int = 64, n_re
     # --- anomaly ROC, when anomaly-eval has run ---------------------------------------------------
     roc = Path(run.run_dir) / "anomaly" / "roc.png"
     if roc.is_file():
+        try:  # the method the ROC is of (runs evaluated before --method existed: -log p(x))
+            method = json.loads((roc.parent / "anomaly.json").read_text()).get("method", "nll")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            method = "nll"
+        what = "-log p(x)" if method == "nll" else f"the {method} score"
         parts.append(_section("Anomaly detection", figure(roc.read_bytes(), "image/png",
-                                                          "ROC of -log p(x) (vaelab anomaly-eval)", "ROC curve")))
+                                                          f"ROC of {what} (vaelab anomaly-eval)", "ROC curve")))
 
     # --- comparison with other runs, when asked -------------------------------------------------------
     if compare:

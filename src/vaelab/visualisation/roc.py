@@ -28,7 +28,8 @@ def roc_figure(result: Any, title: str | None = None, normal_scores: np.ndarray 
     ax.set_ylim(0, 1.01)
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
-    ax.set_title(title or "score = -log p(x)", fontsize=9)
+    method = getattr(result, "method", "nll")
+    ax.set_title(title or f"score: {method}", fontsize=9)
     if hist:
         ax2 = fig.add_subplot(1, 2, 2)
         both = np.concatenate([normal_scores, anomalous_scores])
@@ -37,7 +38,8 @@ def roc_figure(result: Any, title: str | None = None, normal_scores: np.ndarray 
         ax2.hist(np.clip(normal_scores, lo, hi), bins=bins, alpha=0.6, color="C0", label="normal", density=True)
         ax2.hist(np.clip(anomalous_scores, lo, hi), bins=bins, alpha=0.6, color="C1", label="anomalous", density=True)
         ax2.axvline(result.threshold, color="C3", ls="--", label="threshold")
-        ax2.set_xlabel("-log p(x), nats (clipped to the 0.5-99.5% range)")
+        what = "-log p(x)" if method == "nll" else f"{method} score"
+        ax2.set_xlabel(f"{what}, nats (clipped to the 0.5-99.5% range)")
         ax2.set_ylabel("density")
         ax2.legend(fontsize=8)
         ax2.grid(alpha=0.3)

@@ -9,6 +9,14 @@ const SLIDER_RANGE = 4;  // sliders span [-4, 4]: the prior N(0, 1) has almost a
 const S = {
   info: null, map: null, z: [], pinned: null, selected: null, ends: { a: null, b: null }, pick: null,
   samples: [], upload: null, interpZ: null, hover: null, rtts: [], view: null, base: null, label: null,
+  uploadData: null,
+};
+const METHOD_TEXT = {  // what each anomaly score is (higher = more anomalous for all)
+  nll: "-log p(x)",
+  complexity: "-log P(x) - L(x), corrected for the input's compressed length",
+  typicality: "|-log p(x) - H|, the distance from the typical -log p(x) of valid data",
+  ratio: "-log p(x) + log p_bg(x), against the background model",
+  regret: "likelihood regret, the ELBO gain of fine-tuning the encoder on this image",
 };
 const LABELLED = ["api/decode", "api/encode", "api/sample"];  // what a conditional model needs the class for
 
@@ -335,20 +343,32 @@ async function onUpload(ev) {
     const rec = await api("api/decode", { z: [e.mu] });
     $("upload-recon").src = png(rec.images[0]);
     setZ(e.mu.slice(), "your image: posterior mean", true);
-    if (S.info.model === "vae") {
-      const k = S.info.score_k;
-      const sc = await api("api/score", { images: [e.data], resize: true, binarize: S.info.binary_input, k });
-      const elbo = S.info.results && S.info.results.elbo;
-      const ref = (typeof elbo === "number") ? ` The run's test set has a mean -ELBO of ${(-elbo).toFixed(1)} nats.` : "";
-      $("upload-score").innerHTML = `anomaly score -log p(x) &asymp; <b id="upload-score-value">${sc.scores[0].toFixed(1)}</b> nats ` +
-        `(importance sampling, k = ${sc.k}; higher = less likely under the model).${ref}`;
-    } else {
-      $("upload-score").textContent = "an autoencoder defines no p(x): no anomaly score";
-    }
+    S.uploadData = e.data;
+    await scoreUpload();
     status(`${file.name}: encoded`);
   } catch (err) {
     status(`${file.name}: ${err.message}`, true);
   }
+}
+
+async function scoreUpload() {  // the uploaded image's anomaly score by the method picked
+  if (S.info.model !== "vae") {
+    $("upload-score").textContent = "an autoencoder defines no p(x): no anomaly score";
+    return;
+  }
+  if (!S.uploadData) return;
+  const method = $("score-method").value || S.info.default_score_method;
+  const k = S.info.score_k;
+  $("upload-score").textContent = `scoring (${method})...`;
+  const sc = await api("api/score", { images: [S.uploadData], resize: true, binarize: S.info.binary_input, k, method });
+  const value = sc.scores[0] === null ? "not finite" : sc.scores[0].toFixed(1);
+  const elbo = S.info.results && S.info.results.elbo;
+  const ref = (method === "nll" && typeof elbo === "number") ?
+    ` The run's test set has a mean -ELBO of ${(-elbo).toFixed(1)} nats.` : "";
+  const how = method === "regret" ? "" : ` (importance sampling, k = ${sc.k})`;
+  $("upload-score").innerHTML = `anomaly score (${method}: ${METHOD_TEXT[method] || method}) &asymp; ` +
+    `<b id="upload-score-value">${value}</b> nats${how}; higher = more anomalous.${ref}`;
+  $("upload-score").dataset.method = sc.method;
 }
 
 async function onUploadEnd(which, ev) {
@@ -459,6 +479,21 @@ async function init() {
   $("set-b").addEventListener("click", () => S.selected && setEnd("b", S.selected));
   $("interp-t").addEventListener("input", () => updateInterp(false));
   if (I.model !== "vae") $("upload-score").textContent = "an autoencoder defines no p(x): no anomaly score";
+  if (I.model === "vae" && I.score_methods && I.score_methods.length) {  // the anomaly scores offered
+    const pick = $("score-method");
+    I.score_methods.forEach((m) => {
+      const opt = document.createElement("option");
+      opt.value = m;
+      opt.textContent = m + (m === I.default_score_method ? " (default)" : "");
+      opt.title = METHOD_TEXT[m] || m;
+      pick.appendChild(opt);
+    });
+    pick.value = I.default_score_method;
+    $("method-box").hidden = false;
+    pick.addEventListener("change", async () => {
+      try { await scoreUpload(); } catch (e) { status(e.message, true); }
+    });
+  }
   try {
     S.map = await api("api/latent-map");
     $("map-method").textContent = S.map.method === "z" ? "(posterior means)" : `(posterior means, ${S.map.method} to 2-D)`;
