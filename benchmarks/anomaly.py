@@ -51,7 +51,8 @@ from vaelab.utils.atomic import write_json_atomic, write_text_atomic
 from vaelab.visualisation.canvas import save_bytes
 
 DIGITS = dict(arch="mlp", hidden=(512, 512), latent_dim=20, activation="relu", batch_size=100, lr=1e-3,
-              device="cpu", lr_decay=1.0, warmup_epochs=0.0, ema_decay=0.0, patience=None, max_minutes=None)
+              device="cpu", lr_decay=1.0, warmup_epochs=0.0, ema_decay=0.0, patience=None, max_minutes=None,
+              compile=False)  # explicit: a finished run records the resolved value, and reuse compares configs
 FREY = {**DIGITS, "hidden": (200, 200), "latent_dim": 10}
 KINDS = {"bernoulli": {"binarize": "threshold"}, "gaussian": {}}
 GRID_PERTURBATION = (0.1, 0.2, 0.3)  # Ren et al. use 0.1 to 0.3 for images
