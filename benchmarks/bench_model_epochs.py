@@ -16,7 +16,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from common import DEFAULT_DATA, REPO, write_section
+from common import DEFAULT_DATA, REPO, paired_row, write_section
 
 import vaelab
 
@@ -49,15 +49,9 @@ def main() -> None:
         for name, model in MODELS.items():
             if args.only not in name:
                 continue
-            mine, base, ratios = [], [], []
-            for i in range(args.pairs):
-                b = epoch_seconds({}, args.epochs, args.data_dir, Path(tmp) / f"standard-{name}-{i}")
-                m = epoch_seconds(model, args.epochs, args.data_dir, Path(tmp) / f"model-{name}-{i}")
-                base.append(b)
-                mine.append(m)
-                ratios.append(m / b)
-            line = (f"| {name} | {statistics.median(mine):.2f} | {statistics.median(base):.2f} | "
-                    f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
+            run = lambda cfg, tag: lambda i: epoch_seconds(  # noqa: E731
+                cfg, args.epochs, args.data_dir, Path(tmp) / f"{tag}-{name}-{i}")
+            line = paired_row(name, args.pairs, run({}, "standard"), run(model, "model"))
             print(line, flush=True)
             lines.append(line)
     lines += ["", f"{args.pairs} pairs; each figure the median epoch time (training steps, the validation ELBO of "

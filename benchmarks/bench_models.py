@@ -10,13 +10,12 @@ Each figure is the time of --steps training steps (forward, backward, Adam) of t
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from common import DEFAULT_DATA, REPO, write_section
+from common import DEFAULT_DATA, REPO, paired_row, write_section
 
 from vaelab.data import load_dataset
 from vaelab.models import ModelConfig, build_model
@@ -72,15 +71,8 @@ def main() -> None:
     for name, config in MODELS.items():
         if args.only not in name:
             continue
-        ratios, mine, base = [], [], []
-        for r in range(args.repeats):
-            b = step_time({}, x, args.steps, r)
-            m = step_time(config, x, args.steps, r)
-            base.append(b * 500 / args.steps)
-            mine.append(m * 500 / args.steps)
-            ratios.append(m / b)
-        line = (f"| {name} | {statistics.median(mine):.2f} | {statistics.median(base):.2f} | "
-                f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
+        per_epoch = lambda cfg: lambda r: step_time(cfg, x, args.steps, r) * 500 / args.steps  # noqa: E731
+        line = paired_row(name, args.repeats, per_epoch({}), per_epoch(config))
         print(line, flush=True)
         lines.append(line)
     lines += ["", f"{args.repeats} pairs of {args.steps} steps each (an epoch is 500 steps of 100 images); default "

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import platform
 import shlex
+import statistics
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -38,6 +40,18 @@ def machine() -> str:
 
 def command_line() -> str:
     return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
+
+
+def paired_row(name: str, pairs: int, standard: Callable[[int], float], model: Callable[[int], float]) -> str:
+    """Time the standard VAE, then the model, ``pairs`` times (each callable takes the pair's index) and return
+    the table row: both medians and the median (min-max) of the per-pair ratios."""
+    base, mine = [], []
+    for i in range(pairs):
+        base.append(standard(i))
+        mine.append(model(i))
+    ratios = [m / b for m, b in zip(mine, base)]
+    return (f"| {name} | {statistics.median(mine):.2f} | {statistics.median(base):.2f} | "
+            f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f}) |")
 
 
 def write_section(path: Path, title: str, lines: list[str]) -> None:
