@@ -1,4 +1,6 @@
-"""The gradient-variance figure of `vaelab gradvar`: variance per parameter group and estimator."""
+"""The gradient-variance figures of `vaelab gradvar`: variance per parameter group and estimator, and the IWAE
+gradient's SNR against k. ``variance_figure`` and ``snr_figure`` return the matplotlib figure (to show in a
+notebook); ``plot_rows`` and ``plot_snr`` write it as PNG."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ from vaelab.visualisation.canvas import figure_png, new_figure, save_bytes
 
 
 def plot_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Bar plot of the variance per group and estimator (log scale), written atomically as PNG."""
+    """``variance_figure(rows)`` written atomically as PNG; returns the path."""
+    return save_bytes(figure_png(variance_figure(rows)), path)
+
+
+def variance_figure(rows: list[dict[str, Any]]) -> Any:
+    """Bar plot of the gradient variance per group and estimator (log scale), from ``gradient_variance_table``'s
+    rows: a matplotlib Figure."""
     estimators = list(dict.fromkeys(r["estimator"] for r in rows))
     groups = list(dict.fromkeys(r["group"] for r in rows))
     fig = new_figure(7, 4)
@@ -24,12 +32,17 @@ def plot_rows(rows: list[dict[str, Any]], path: str | Path) -> Path:
     ax.set_title(f"ELBO gradient variance, {rows[0]['draws']} draws, L={rows[0]['samples']}")
     ax.legend()
     fig.tight_layout()
-    return save_bytes(figure_png(fig), path)
+    return fig
 
 
 def plot_snr(rows: list[dict[str, Any]], slopes: dict[str, dict[str, float]], path: str | Path) -> Path:
+    """``snr_figure(rows, slopes)`` written atomically as PNG; returns the path."""
+    return save_bytes(figure_png(snr_figure(rows, slopes)), path)
+
+
+def snr_figure(rows: list[dict[str, Any]], slopes: dict[str, dict[str, float]]) -> Any:
     """Log-log plot of the median gradient SNR against k, one line per estimator and parameter group, with the
-    1/sqrt(N) floor of N draws; written atomically as PNG."""
+    1/sqrt(N) floor of N draws, from ``snr_against_k``'s rows and ``snr_slopes``: a matplotlib Figure."""
     fig = new_figure(7.5, 4.5)
     ax = fig.add_subplot(1, 1, 1)
     styles = {"encoder": "-", "decoder": "--"}
@@ -51,4 +64,4 @@ def plot_snr(rows: list[dict[str, Any]], slopes: dict[str, dict[str, float]], pa
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    return save_bytes(figure_png(fig), path)
+    return fig
