@@ -77,17 +77,17 @@ def main() -> None:
     for kind in ("bernoulli", "gaussian"):
         run = vaelab.load(root / f"seed{args.seed}" / f"digits-{kind}")
         binary = scores.is_binary_model(run)
-        offset = 0.0 if binary else 784 * math.log(256.0)  # -log P(x) of 8-bit levels = -log p(x) + D ln 256
         table = independent_pixels(load_data(run.config).train, binary)
         per_set = {}
         for name, spec in specs.items():
             x = prepare_specs(run, [spec])[0][2]
-            nll = scores.nll_scores(run.model, x, args.k, seed=args.seed) + offset  # -log P(x)
-            lengths = {c: scores.complexity_term(run, x, c) + offset for c in COMPRESSORS}  # L_C(x)
-            per_set[name] = {"nll": nll, **{f"complexity ({c})": nll - lengths[c] for c in COMPRESSORS},
-                             "complexity (shortest code)": nll - (np.min(list(lengths.values()), 0)
+            nll = scores.nll_scores(run.model, x, args.k, seed=args.seed)  # -log p(x)
+            terms = {c: scores.complexity_term(run, x, c) for c in COMPRESSORS}  # L_C(x) - (D ln 256 for a density)
+            offset = 0.0 if binary else x[0].numel() * math.log(256.0)  # -log P(x) of 8-bit levels = nll + offset
+            per_set[name] = {"nll": nll, **{f"complexity ({c})": nll - terms[c] for c in COMPRESSORS},
+                             "complexity (shortest code)": nll - (np.min(list(terms.values()), 0)
                                                                   + math.log(len(COMPRESSORS))),
-                             "ratio vs independent pixels": nll - pixel_nll(table, x, binary)}
+                             "ratio vs independent pixels": nll + offset - pixel_nll(table, x, binary)}
             print(f"{kind} {name}: {x.shape[0]} images", flush=True)
         results[kind] = {row: {s: detection_metrics(per_set["normal"][row], per_set[s][row])["auroc"] for s in SETS}
                          for row in per_set["normal"]}
