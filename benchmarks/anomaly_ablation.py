@@ -23,7 +23,6 @@ Writes docs/benchmarks/anomaly_ablation.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import time
