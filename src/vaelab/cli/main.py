@@ -39,10 +39,19 @@ def _list_datasets(args: argparse.Namespace) -> None:
     print("\n".join(f"{k:16s} {v}" for k, v in DATASETS.items()))
 
 
+TORCH_FREE = ("datasets", "recipes")  # commands that never compute with torch
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit status."""
+    """Entry point of the console script; returns the exit status. Without ``argv`` this is the program itself
+    (a process of vaelab's own), which computes with subnormal floats flushed to zero (vaelab.utils.denormals);
+    called with ``argv`` from other code, it leaves that process's arithmetic alone."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if argv is None and args.command not in TORCH_FREE:
+        from vaelab.utils.denormals import flush_denormals_in_process
+
+        flush_denormals_in_process()  # before torch starts its worker threads: they copy the setting
     try:
         result = args.func(args)
     except VaelabError as exc:

@@ -13,6 +13,7 @@ from vaelab.models import LatentVariableModel, ModelConfig, build_model
 from vaelab.runs.checkpoint import BEST, LAST, load_last_weights, load_weights
 from vaelab.runs.config import TrainConfig
 from vaelab.runs.files import read_config, read_metrics, read_results
+from vaelab.utils.denormals import zero_subnormals_
 
 
 @dataclass
@@ -39,6 +40,7 @@ def load(run_dir: str | Path, device: str | torch.device = "cpu", which: str = "
         load_last_weights(run_dir / LAST, model)
     else:
         raise VaelabError(f"unknown checkpoint {which!r}: expected best or last")
+    zero_subnormals_(model.parameters())  # a run trained before they were swept away scores as fast as a new one
     model.to(device).eval()
     return Run(run_dir=run_dir, config=config, model_config=model_config, model=model,
                metrics=read_metrics(run_dir), results=read_results(run_dir), data_info=data_info)

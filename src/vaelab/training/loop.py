@@ -40,6 +40,7 @@ from vaelab.training.step import (TrainStep, batches, make_objective, make_optim
 from vaelab.training.tensorboard import epoch_logger
 from vaelab.utils import distributed
 from vaelab.utils.allocator import keep_freed_memory
+from vaelab.utils.denormals import SWEEP_EVERY, training_tensors, zero_subnormals_
 from vaelab.utils.atomic import write_json_atomic
 
 CHECK_EVERY = 50  # steps between NaN checks and progress-bar updates
@@ -203,6 +204,8 @@ def _train_epoch(step_module: torch.nn.Module, model: torch.nn.Module, optimizer
         if average is not None:
             average.update()
         step += 1
+        if device.type == "cpu" and step % SWEEP_EVERY == 0:  # weights decayed toward 0 slow the CPU down
+            zero_subnormals_(training_tensors(model, optimizer, average))
         sums = out["sums"] if sums is None else sums + out["sums"]
         names = out["names"]
         if (i + 1) % CHECK_EVERY == 0 or i + 1 == kl_weight.steps_per_epoch:
