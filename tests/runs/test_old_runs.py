@@ -40,7 +40,9 @@ def test_old_vae_run_loads_with_its_config_migrated_and_its_test_elbo(tmp_path):
     assert run.model.has_density and len(run.metrics) == 1
     data = vaelab.load_dataset("digits")
     again = evaluate(run.model, data.test, batch_size=run.config.eval_batch_size, seed=run.config.seed)
-    assert again["elbo"] == pytest.approx(run.results["elbo"], abs=1e-9)  # the same number vaelab 0.1 wrote
+    # the number vaelab 0.1 wrote, to float32 rounding: it was computed on another CPU, whose kernels round
+    # differently (on an AVX-512 Xeon the mean over the 270 images differs by 1.5e-7 nats)
+    assert again["elbo"] == pytest.approx(run.results["elbo"], rel=1e-7)
 
 
 def test_old_vae_run_evaluates_from_the_command_line(tmp_path, capsys):
@@ -52,9 +54,12 @@ def test_old_vae_run_evaluates_from_the_command_line(tmp_path, capsys):
     assert result["active_units"] <= 8 and len(result["kl_per_dim"]) == 8
 
 
-def test_old_vae_run_resumes_exactly_as_a_new_run_trains(tmp_path):
-    """The old checkpoint (Adam state, weight average, RNG states) continues to epoch 2 and ends bit-identical
-    to a run of this version trained for 2 epochs from the same (migrated) config."""
+def test_old_vae_run_resumes_as_a_new_run_trains(tmp_path):
+    """The old checkpoint (Adam state, weight average, RNG states) continues to epoch 2 and ends where a run of this
+    version trained for 2 epochs from the same (migrated) config ends. Equal to float32 rounding, not bit for bit:
+    the fixture's first epoch was computed on another CPU (its kernels round differently from this one's AVX-512
+    ones, by about 1e-7); a state restored wrongly moves them by far more (Adam's
+    moments zeroed: the weights by 1e-2; the weight average zeroed: it, by 13)."""
     run_dir = _copy("format1-vae-digits", tmp_path)
     resumed = train(TrainConfig(epochs=2), resume=run_dir, quiet=True)
     assert [r["epoch"] for r in resumed.metrics] == [1, 2]
@@ -62,8 +67,9 @@ def test_old_vae_run_resumes_exactly_as_a_new_run_trains(tmp_path):
                                     "out": str(tmp_path / "fresh")})
     fresh = train(config, quiet=True)
     a, b = load_file(str(run_dir / "last.safetensors")), load_file(str(fresh.run_dir / "last.safetensors"))
-    assert set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in a)
-    assert resumed.metrics[1]["valid_elbo"] == fresh.metrics[1]["valid_elbo"]
+    assert set(a) == set(b)
+    assert all(torch.allclose(a[k].double(), b[k].double(), rtol=1e-5, atol=1e-6) for k in a)
+    assert resumed.metrics[1]["valid_elbo"] == pytest.approx(fresh.metrics[1]["valid_elbo"], rel=1e-6)
     assert json.loads((run_dir / "config.json").read_text())["format"] == 2  # rewritten in the new format
 
 

@@ -40,7 +40,13 @@ def _probe(setting: str) -> tuple[bool, int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt settings are Linux-only")
 def test_settings_remove_the_page_faults_of_repeated_step_buffers():
+    # the fewest faults of up to three probes: right after another process released a lot of memory, one probe
+    # was seen to fault 266 times with the settings on (and 0 times on the next run)
     on, tuned = _probe("1")
+    for _ in range(2):
+        if tuned < 20:
+            break
+        tuned = min(tuned, _probe("1")[1])
     off, untuned = _probe("0")
     assert on and not off
     assert tuned < 20  # ~0: the same heap memory is handed out again
