@@ -28,6 +28,20 @@ def test_constant_gray_image_costs_exactly_its_tiff_file():
     assert compressed_length(x, binary=False, compressor="tiff")[0] == pytest.approx(expected)
 
 
+def test_constant_images_cost_exactly_their_png_files():
+    """PNG, the default compressor: a constant 8-bit image and a blank 1-bit image, against Pillow's own files."""
+    x = torch.full((1, 1, 28, 28), 77 / 255)
+    buf = io.BytesIO()
+    Image.fromarray(np.full((28, 28), 77, np.uint8)).save(buf, format="PNG", compress_level=9)
+    assert compressed_length(x, binary=False, compressor="png")[0] == pytest.approx(8 * math.log(2) * len(buf.getvalue()))
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).convert("1").save(buf, format="PNG", compress_level=9)
+    blank = compressed_length(torch.zeros(1, 1, 28, 28), binary=True, compressor="png")[0]
+    assert blank == pytest.approx(8 * math.log(2) * len(buf.getvalue()))
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        assert im.mode == "1"  # stored as a 1-bit image
+
+
 def test_blank_binary_image_costs_exactly_its_zlib_stream():
     x = torch.zeros(2, 1, 28, 28)
     expected = 8 * math.log(2) * len(zlib.compress(bytes(98), 9))  # 784 pixels packed into 98 zero bytes

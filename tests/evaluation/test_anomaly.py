@@ -227,7 +227,8 @@ def test_without_method_the_default_is_used(run, noise, tmp_path):
 
 @pytest.mark.parametrize("args,message", [
     (["--method", "bogus"], "unknown method 'bogus': expected one of nll, complexity, typicality, ratio, regret"),
-    (["--method", "ratio"], "the ratio method needs a background run: --background RUN"),
+    (["--method", "ratio"], "the ratio method needs a background: --background RUN"),
+    (["--method", "nll", "--background", "pixels"], "--background is the ratio method's background model"),
     (["--method", "nll", "--background", "RUN"], "--background is the ratio method's background model"),
     (["--method", "complexity", "--compressor", "gif"], "unknown compressor 'gif'"),
     (["--method", "nll", "--batch", "3"], "--batch M scores batches of M inputs with --method typicality"),
@@ -237,6 +238,19 @@ def test_bad_method_options_give_one_line_errors(run, capsys, args, message):
     assert main(["score", str(run.run_dir), "digits:test", "-k", "4", "--quiet", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_score_command_takes_the_pixel_background(run, noise, tmp_path, capsys):
+    from vaelab.runs.anomaly_scores import AnomalyScorer, pixel_background
+
+    out = tmp_path / "p.csv"
+    assert main(["score", str(run.run_dir), "digits:test", str(noise), "-k", "16", "--limit", "6", "--method", "ratio",
+                 "--background", "pixels", "--out", str(out), "--quiet"]) == 0
+    assert "background: independent pixels" in capsys.readouterr().out
+    rows = list(csv.DictReader(out.open()))
+    scorer = AnomalyScorer(run, "ratio", 16, background=pixel_background(run))
+    want = np.concatenate([scorer.score(p[2]) for p in prepare_specs(run, ["digits:test", str(noise)], limit=6)])
+    assert np.allclose([float(r["score_ratio"]) for r in rows], want, atol=1e-3)
 
 
 def test_background_of_another_shape_is_refused(run, tmp_path, capsys, shared_data):

@@ -285,6 +285,10 @@ def test_score_methods_are_the_python_api_s(client8, run8, serve_runs, h):
     assert "ratio" in with_bg.get("/api/info").json()["score_methods"]
     ratio = with_bg.post("/api/score", json={**body, "method": "ratio"}).json()
     np.testing.assert_allclose(ratio["scores"], nll - anomaly_scores(bg.model, x, k=100, seed=2), rtol=1e-9)
+    with_pixels = h.make_client(create_app(run8.run_dir, background="pixels"))  # vaelab serve RUN --background pixels
+    assert "ratio" in with_pixels.get("/api/info").json()["score_methods"]
+    ratio = with_pixels.post("/api/score", json={**body, "method": "ratio"}).json()
+    np.testing.assert_allclose(ratio["scores"], nll - api.pixel_background(run8).density_nll(x), rtol=1e-9)
 
 
 # ------------------------------------------------------------------------------------ latent map

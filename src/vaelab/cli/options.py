@@ -115,7 +115,8 @@ def add_method_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch", type=positive_int, default=1, metavar="M",
                    help="typicality: score batches of M inputs together (default 1: each input, |-log p(x) - H|)")
     g.add_argument("--background", metavar="RUN", help="ratio: the background run, trained with "
-                   "vaelab train --background-of RUN")
+                   "vaelab train --background-of RUN, or 'pixels': independent per-pixel histograms of the run's "
+                   "training split (no training; a run directory named pixels: ./pixels)")
     g.add_argument("--regret-steps", type=positive_int, default=DEFAULT_REGRET_STEPS, metavar="N",
                    help=f"regret: Adam steps of fine-tuning the encoder on each input (default {DEFAULT_REGRET_STEPS})")
     g.add_argument("--compressor", default=DEFAULT_COMPRESSOR, metavar="NAME",

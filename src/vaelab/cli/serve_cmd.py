@@ -27,8 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"importance samples of an anomaly score (default {d.default_k})")
     p.add_argument("--max-k", type=positive_int, default=d.max_k,
                    help=f"largest k a request may ask (default {d.max_k})")
-    p.add_argument("--background", metavar="RUN", help="a background run (vaelab train --background-of RUN): "
-                   "offers the ratio anomaly score")
+    p.add_argument("--background", metavar="RUN", help="a background run (vaelab train --background-of RUN), or "
+                   "'pixels' (independent per-pixel histograms of the run's training split; a run directory named "
+                   "pixels: ./pixels): offers the ratio anomaly score")
     p.add_argument("--map-points", type=positive_int, default=d.map_points,
                    help=f"test examples on the latent map (default {d.map_points})")
     p.add_argument("--quiet", action="store_true", help="no access log")

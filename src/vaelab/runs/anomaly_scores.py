@@ -10,8 +10,9 @@
 - ``typicality`` (Nalisnick, Matsukawa, Teh & Lakshminarayanan 2019): |mean of -log p(x) over a batch of M
   inputs - H|, where H is the mean -log p(x) of the run's valid split (normal data the model was not trained
   on). M = 1 scores each input (the two-sided |-log p(x) - H|); M > 1 scores each batch of M consecutive inputs.
-- ``ratio`` (Ren et al. 2019): -log p(x) - (-log p_bg(x)), with p_bg a background model trained on perturbed
-  inputs (``vaelab train --background-of RUN``): what the model explains beyond population-level statistics.
+- ``ratio`` (Ren et al. 2019): -log p(x) - (-log p_bg(x)), with p_bg a background model: a VAE trained on perturbed
+  inputs (``vaelab train --background-of RUN``), or ``pixels``, independent per-pixel histograms of the run's
+  training split (data/pixel_model.py): what the model explains beyond population-level statistics.
 - ``regret`` (Xiao et al. 2020): how much the bound rises when the encoder is fine-tuned on the input alone
   (models/regret.py). Does not need log p(x) at all.
 
@@ -30,9 +31,11 @@ import numpy as np
 import torch
 
 from vaelab.data.complexity import check_compressor, compressed_length
+from vaelab.data.pixel_model import IndependentPixels
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.runs.anomaly_config import (DEFAULT_COMPRESSOR, DEFAULT_METHOD, DEFAULT_REGRET_LR, DEFAULT_REGRET_STEPS,
                                         METHODS, REFERENCE_LIMIT)
+from vaelab.runs.config import BACKGROUND_PERTURBATION
 
 
 def default_method(run: Any) -> str:
@@ -140,11 +143,36 @@ def typicality_of(nll: np.ndarray, entropy: float, batch: int = 1) -> np.ndarray
     return np.abs(nll[:n].reshape(-1, batch).mean(1) - entropy)
 
 
+PIXELS = "pixels"  # --background pixels: the independent-pixel background of the run's training split
+
+
+def pixel_background(run: Any) -> IndependentPixels:
+    """The independent-pixel background of ``run``: per-pixel level distributions of its training split as its model
+    sees it (thresholded for a thresholded run), perturbed at the rate a background run's inputs are
+    (``vaelab train --background-of``'s default, BACKGROUND_PERTURBATION)."""
+    from vaelab.runs.data import load_data
+
+    _check_vae(run)
+    if run.model_config.gaussian_mean == "identity":
+        raise ConfigError("the pixel background models image pixels in [0, 1]: this run was trained on a table "
+                          "(train a background run with vaelab train --background-of instead)")
+    train = load_data(run.config).train  # (N, C, H, W)
+    return IndependentPixels.fit(train, is_binary_model(run), perturbation=BACKGROUND_PERTURBATION)
+
+
 def check_background(run: Any, background: Any) -> None:
-    """A background run must be a VAE of the same inputs as ``run`` (image shape, likelihood); one line else."""
+    """A background run must be a VAE of the same inputs as ``run`` (image shape, likelihood), a pixel background
+    of its image shape and pixel kind; one line else."""
     if background is None:
-        raise ConfigError("the ratio method needs a background run: --background RUN, trained with "
-                          f"vaelab train --background-of {run.run_dir}")
+        raise ConfigError("the ratio method needs a background: --background RUN, trained with "
+                          f"vaelab train --background-of {run.run_dir}, or --background {PIXELS}")
+    if isinstance(background, IndependentPixels):
+        shape = tuple(run.model_config.image_shape)
+        if background.image_shape != shape or background.binary != is_binary_model(run):
+            raise ConfigError(f"the pixel background takes {background.image_shape} "
+                              f"{'binary' if background.binary else '8-bit'} images, {run.run_dir} takes {shape} "
+                              f"{'binary' if is_binary_model(run) else '8-bit'} ones")
+        return
     if not background.model.has_density:
         raise VaelabError(f"{background.run_dir}: the background run must be a VAE (it is an autoencoder)")
     mine, theirs = run.model_config, background.model_config
@@ -156,12 +184,15 @@ def check_background(run: Any, background: Any) -> None:
 
 def ratio_scores(run: Any, background: Any, x: torch.Tensor, k: int = 1000, *, nll: np.ndarray | None = None,
                  background_nll: np.ndarray | None = None, **nll_options: Any) -> np.ndarray:
-    """Ren et al.'s -LLR(x) = -log p(x) + log p_bg(x) in nats (N,); ``nll`` / ``background_nll``: the two
-    -log p(x) when already computed."""
+    """Ren et al.'s -LLR(x) = -log p(x) + log p_bg(x) in nats (N,); ``background``: a background Run or an
+    IndependentPixels (``pixel_background``); ``nll`` / ``background_nll``: the two -log p(x) when already
+    computed."""
     _check_vae(run)
     check_background(run, background)
     if nll is None:
         nll = nll_scores(run.model, x, k, **nll_options)
+    if background_nll is None and isinstance(background, IndependentPixels):
+        background_nll = background.density_nll(x)
     if background_nll is None:
         background_nll = nll_scores(background.model, x, k, **nll_options)
     return np.asarray(nll, dtype=np.float64) - np.asarray(background_nll, dtype=np.float64)
@@ -190,7 +221,7 @@ class AnomalyScorer:
     method: str | None = None  # None: default_method(run)
     k: int = 1000
     batch: int = 1  # typicality's M
-    background: Any = None  # the ratio's background Run
+    background: Any = None  # the ratio's background: a Run or an IndependentPixels
     regret_steps: int = DEFAULT_REGRET_STEPS
     regret_lr: float = DEFAULT_REGRET_LR
     compressor: str = DEFAULT_COMPRESSOR
@@ -241,8 +272,13 @@ class AnomalyScorer:
             return (f"anomaly score = |mean -log p(x) of a batch of M = {self.batch} - H|, H{h} the mean -log p(x) of "
                     f"the run's valid split, nats, {k} (higher = more anomalous)")
         if self.method == "ratio":
-            return (f"anomaly score = -log p(x) + log p_bg(x), background run {self.background.run_dir}, nats, {k} "
-                    "(higher = more anomalous)")
+            if isinstance(self.background, IndependentPixels):
+                gray = "" if self.background.binary else ", a density on 8-bit levels"
+                bg = (f"background: independent pixels of the run's training split (add-1/2 histograms, perturbed "
+                      f"at rate {self.background.perturbation:g}{gray})")
+            else:
+                bg = f"background run {self.background.run_dir}"
+            return f"anomaly score = -log p(x) + log p_bg(x), {bg}, nats, {k} (higher = more anomalous)"
         return (f"anomaly score = likelihood regret: ELBO after {self.regret_steps} Adam steps (lr {self.regret_lr:g}) "
                 "on the encoder for each input alone minus before, nats (higher = more anomalous)")
 

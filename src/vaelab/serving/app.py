@@ -20,12 +20,14 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from vaelab.data.dataset import Dataset
+from vaelab.data.pixel_model import IndependentPixels
 from vaelab.errors import VaelabError
 from vaelab.serving import images as imgs
 from vaelab.serving.limits import Limits
 from vaelab.serving.schemas import (DecodeResponse, EncodeResponse, ErrorResponse, InfoResponse, LatentMapResponse,
                                     PointResponse, SampleResponse, ScoreResponse, StatsResponse, request_models)
 from vaelab.serving.service import ModelService, NotAvailable, NotSupported
+from vaelab.runs.anomaly_scores import PIXELS, pixel_background
 from vaelab.runs.run import Run, load
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -171,11 +173,14 @@ BAD_INDEX = {422: {"model": ErrorResponse, "description": "the point index is no
 
 def create_app(run: Run | str | Path, limits: Limits | None = None, *,
                data: Dataset | Callable[[], Dataset] | None = None, device: str = "cpu",
-               background: Run | str | Path | None = None) -> FastAPI:
+               background: Run | IndependentPixels | str | Path | None = None) -> FastAPI:
     """The app serving ``run`` (a Run or a run directory); ``data`` replaces the run's data set for the map (and
-    typicality's H); ``background`` (a background run, vaelab train --background-of) offers the ratio score."""
+    typicality's H); ``background`` (a background run, vaelab train --background-of, or "pixels": the run's
+    independent-pixel background) offers the ratio score."""
     run = run if isinstance(run, Run) else load(run, device=device)
-    if background is not None and not isinstance(background, Run):
+    if background == PIXELS:
+        background = pixel_background(run)
+    elif background is not None and not isinstance(background, (Run, IndependentPixels)):
         background = load(background, device=device)
     limits = limits or Limits()
     service = ModelService(run, limits, data, background)

@@ -101,16 +101,17 @@ class ModelService:
     """A run's model behind a lock, with the operations the API offers."""
 
     def __init__(self, run: Run, limits: Limits | None = None, data: Dataset | Callable[[], Dataset] | None = None,
-                 background: Run | None = None):
+                 background: Any = None):
         self.run = run
         self.model = run.model
         self.model.eval()
-        self.background = background  # the ratio score's background run, when the server was given one
+        self.background = background  # the ratio score's background (a Run or the pixel model), when given one
         if background is not None:
             from vaelab.runs.anomaly_scores import check_background
 
             check_background(run, background)
-            background.model.eval()
+            if isinstance(background, Run):
+                background.model.eval()
         self._entropy: dict[tuple[int, int], float] = {}  # typicality's H per (k, seed)
         self.limits = limits or Limits()
         self.device = next(self.model.parameters()).device
@@ -247,7 +248,8 @@ class ModelService:
             raise NotSupported("this run is an autoencoder (model 'ae'), which defines no density p(x): "
                                "scores need a VAE run")
         if method not in self.score_methods:
-            why = ("the server has no background run (vaelab serve RUN --background BG)" if method == "ratio"
+            why = ("the server has no background (vaelab serve RUN --background BG, or --background pixels)"
+                   if method == "ratio"
                    else "a conditional model's encoder takes the label" if method == "regret" else "unknown method")
             raise NotSupported(f"method {method!r} is not offered here: {why}; offered: "
                                f"{', '.join(self.score_methods)}")
