@@ -184,7 +184,6 @@ def reading_lines(doc: dict) -> list[str]:
 def render(doc: dict[str, Any]) -> str:
     h, k = doc["holdout"], doc["k"]
     ch = doc["used"]
-    rule = doc["selection"]["chosen"]
     seeds = len(doc["seeds"])
     train_total = sum(doc["train_seconds"].values())
     lines = [

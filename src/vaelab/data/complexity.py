@@ -99,6 +99,12 @@ _CODECS: dict[str, Callable[[np.ndarray, bool], bytes]] = {
 }
 
 
+def level_offset(image_shape: tuple[int, ...], binary: bool) -> float:
+    """D ln 256 for 8-bit levels (0 for binary pixels): -log P(x) of a level minus this is the -log density on
+    [0, 1]^D with each level a bin of width 1/256, in the units of a Gaussian VAE's -log p(x)."""
+    return 0.0 if binary else math.prod(image_shape) * math.log(256.0)
+
+
 def check_compressor(name: str) -> str:
     """``name`` if it is a known compressor, else a one-line ConfigError listing them."""
     if name not in _CODECS:

@@ -15,12 +15,10 @@ Levels are the input as the model sees it (data/complexity.py's ``quantise``): 2
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-from vaelab.data.complexity import quantise
+from vaelab.data.complexity import level_offset, quantise
 from vaelab.errors import DataError
 
 KT_PSEUDOCOUNT = 0.5  # Krichevsky-Trofimov: the add-1/2 estimate, minimax for universal coding; no tuning
@@ -35,10 +33,6 @@ class IndependentPixels:
         self.binary = binary
         self.image_shape = tuple(int(s) for s in image_shape)
         self.perturbation = perturbation
-
-    @property
-    def levels(self) -> int:
-        return self.log_probs.shape[1]
 
     @classmethod
     def fit(cls, x: torch.Tensor, binary: bool, perturbation: float = 0.0,
@@ -66,11 +60,7 @@ class IndependentPixels:
         q = quantise(x, self.binary).reshape(x.shape[0], -1)  # (N, D)
         return self.log_probs[np.arange(q.shape[1]), q].sum(1)  # (N,)
 
-    def density_offset(self) -> float:
-        """D ln 256 for 8-bit gray (0 for binary pixels): -log P_pix(x) - this is the model's -log density on [0, 1]^D
-        with each level a bin of width 1/256, in the units of a Gaussian VAE's -log p(x)."""
-        return 0.0 if self.binary else math.prod(self.image_shape) * math.log(256.0)
-
     def density_nll(self, x: torch.Tensor) -> np.ndarray:
-        """-log of the background's density (binary: probability) at x, (N,) nats: what a ratio subtracts."""
-        return -self.log_prob(x) - self.density_offset()
+        """-log of the background's density (binary: probability) at x, (N,) nats, in the units of the VAE's
+        -log p(x) (data/complexity.py's ``level_offset``): what a ratio subtracts."""
+        return -self.log_prob(x) - level_offset(self.image_shape, self.binary)

@@ -243,16 +243,11 @@ def make_scorer(run: Any, method: str | None = None, k: int = 1000, **options: A
     """An AnomalyScorer for ``run`` (``method`` None: the default, vaelab.runs.anomaly_scores.default_method);
     ``options``: batch, background (a Run, a run directory, or "pixels": the run's independent-pixel background),
     regret_steps, regret_lr, compressor, seed, batch_size (see AnomalyScorer)."""
-    from vaelab.runs.anomaly_scores import PIXELS, pixel_background
+    from vaelab.runs.anomaly_scores import PIXELS, resolve_background
 
     background = options.pop("background", None)
-    if background == PIXELS:  # a run directory named pixels: ./pixels
-        if method == "ratio":  # (else AnomalyScorer refuses a background in one line)
-            background = pixel_background(run)
-    elif isinstance(background, (str, Path)):
-        from vaelab.runs import load
-
-        background = load(background, device=next(run.model.parameters()).device)
+    if background != PIXELS or method == "ratio":  # (a pixel background for another method: refused below)
+        background = resolve_background(run, background)
     return AnomalyScorer(run, method, k, background=background, **options)
 
 

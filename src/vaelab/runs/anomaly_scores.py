@@ -23,14 +23,14 @@ the ``*_scores`` functions are the Python API, one per method.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from vaelab.data.complexity import check_compressor, compressed_length
+from vaelab.data.complexity import check_compressor, compressed_length, level_offset
 from vaelab.data.pixel_model import IndependentPixels
 from vaelab.errors import ConfigError, VaelabError
 from vaelab.runs.anomaly_config import (DEFAULT_COMPRESSOR, DEFAULT_METHOD, DEFAULT_REGRET_LR, DEFAULT_REGRET_STEPS,
@@ -90,9 +90,7 @@ def complexity_term(run: Any, x: torch.Tensor, compressor: str = DEFAULT_COMPRES
     if run.model_config.gaussian_mean == "identity":
         raise ConfigError("the complexity score compresses images: this run was trained on a table")
     binary = is_binary_model(run)
-    length = compressed_length(x, binary, compressor)  # (N,) nats
-    offset = 0.0 if binary else x[0].numel() * math.log(256.0)
-    return length - offset
+    return compressed_length(x, binary, compressor) - level_offset(tuple(x.shape[1:]), binary)  # (N,) nats
 
 
 def complexity_scores(run: Any, x: torch.Tensor, k: int = 1000, *, compressor: str = DEFAULT_COMPRESSOR,
@@ -158,6 +156,18 @@ def pixel_background(run: Any) -> IndependentPixels:
                           "(train a background run with vaelab train --background-of instead)")
     train = load_data(run.config).train  # (N, C, H, W)
     return IndependentPixels.fit(train, is_binary_model(run), perturbation=BACKGROUND_PERTURBATION)
+
+
+def resolve_background(run: Any, background: Any, device: Any = None) -> Any:
+    """The ratio's background from what a user gives: "pixels" (``pixel_background``), a run directory (loaded
+    onto ``device``, default the run's model's), or a Run / IndependentPixels / None as it is."""
+    if background == PIXELS:  # a run directory named pixels: ./pixels
+        return pixel_background(run)
+    if isinstance(background, (str, Path)):
+        from vaelab.runs.run import load
+
+        return load(background, device=device or next(run.model.parameters()).device)
+    return background
 
 
 def check_background(run: Any, background: Any) -> None:

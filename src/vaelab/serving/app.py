@@ -27,7 +27,7 @@ from vaelab.serving.limits import Limits
 from vaelab.serving.schemas import (DecodeResponse, EncodeResponse, ErrorResponse, InfoResponse, LatentMapResponse,
                                     PointResponse, SampleResponse, ScoreResponse, StatsResponse, request_models)
 from vaelab.serving.service import ModelService, NotAvailable, NotSupported
-from vaelab.runs.anomaly_scores import PIXELS, pixel_background
+from vaelab.runs.anomaly_scores import resolve_background
 from vaelab.runs.run import Run, load
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -178,10 +178,7 @@ def create_app(run: Run | str | Path, limits: Limits | None = None, *,
     typicality's H); ``background`` (a background run, vaelab train --background-of, or "pixels": the run's
     independent-pixel background) offers the ratio score."""
     run = run if isinstance(run, Run) else load(run, device=device)
-    if background == PIXELS:
-        background = pixel_background(run)
-    elif background is not None and not isinstance(background, (Run, IndependentPixels)):
-        background = load(background, device=device)
+    background = resolve_background(run, background, device)
     limits = limits or Limits()
     service = ModelService(run, limits, data, background)
     shape = service.image_shape
