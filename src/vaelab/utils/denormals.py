@@ -3,13 +3,14 @@ by the processor in vaelab's own command-line processes.
 
 Weight decay drives unused weights (and their Adam moments) toward 0 geometrically until they turn subnormal
 (below 1.2e-38 in fp32), and x86 arithmetic with a subnormal operand is tens of times slower: a background model
-(`--background-of`, weight decay 1e-3) slowed from 0.72 s to 3.84 s per epoch over 50 epochs
+(`--background-of`, weight decay 1e-3) slowed from 0.54 s to 3.33 s per epoch over 50 epochs
 (benchmarks/bench_denormals.py, docs/benchmarks/bench_denormals.md). Two remedies, each changing values by less than 1.2e-38:
 
 - ``zero_subnormals_``: the training loop sweeps the parameters, the optimizer state and the weight average every
   SWEEP_EVERY steps on the CPU, and loading a run sweeps its weights. It touches only vaelab's tensors, so it is
   safe inside any program; it cannot reach the subnormals a step makes and uses within itself (Adam squares tiny
-  gradients), which is why that run still slowed to 1.25 s per epoch with it (0.82 s with both).
+  gradients), which is why that run still slowed to 0.97 s per epoch with it (0.52 s with both). A sweep of
+  the default recipe's model costs 2.5 ms, 0.025 ms per step.
 - ``flush_denormals_in_process``: the processor's flush-to-zero mode (torch.set_flush_denormal), which catches
   those too. It is per-thread state that torch's worker threads copy when they start, and it is global to the
   process, so other code in it changes behaviour (the hypothesis library refuses to run under it): the `vaelab`
