@@ -4,7 +4,8 @@ by the processor in vaelab's own command-line processes.
 Weight decay drives unused weights (and their Adam moments) toward 0 geometrically until they turn subnormal
 (below 1.2e-38 in fp32), and x86 arithmetic with a subnormal operand is tens of times slower: a background model
 (`--background-of`, weight decay 1e-3) slowed from 0.54 s to 3.33 s per epoch over 50 epochs
-(benchmarks/bench_denormals.py, docs/benchmarks/bench_denormals.md). Two remedies, each changing values by less than 1.2e-38:
+(benchmarks/bench_denormals.py, docs/benchmarks/bench_denormals.md). Two remedies, each changing values by less
+than 1.2e-38:
 
 - ``zero_subnormals_``: the training loop sweeps the parameters, the optimizer state and the weight average every
   SWEEP_EVERY steps on the CPU, and loading a run sweeps its weights. It touches only vaelab's tensors, so it is
